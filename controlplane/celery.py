@@ -1,0 +1,35 @@
+"""The Celery app, its queues and the one beat schedule of the whole product."""
+
+import os
+from enum import StrEnum
+
+from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue as KombuQueue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.base")
+
+
+class Queue(StrEnum):
+    DEFAULT = "default"
+    PROVISIONING = "provisioning"
+    METERING = "metering"
+    REPORTS = "reports"
+
+
+app = Celery("controlplane")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_default_queue = Queue.DEFAULT
+app.conf.task_queues = [KombuQueue(q.value) for q in Queue]
+app.autodiscover_tasks(["controlplane.tenancy", "deployments", "billing", "monitoring"])
+
+BEAT_SCHEDULE = {
+    # 03:17 UTC daily: purge audit events older than AUDIT_RETENTION_DAYS (off the top of the hour
+    # so it never collides with hourly metering).
+    "tenancy.audit_purge": {
+        "task": "tenancy.audit_purge",
+        "schedule": crontab(minute=17, hour=3),
+        "options": {"expires": 3600},
+    },
+}
+app.conf.beat_schedule = BEAT_SCHEDULE

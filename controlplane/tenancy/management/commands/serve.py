@@ -1,0 +1,68 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the whole product in the foreground: web server, Celery worker and beat. Ctrl-C stops all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args, host, port, **options):
+        python = sys.executable
+        bind = f"{host}:{port}"
+        programs = {
+            "web": [python, "-m", "gunicorn", "controlplane.wsgi", "--bind", bind, "--workers", "2",
+                    "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
+            "worker": [python, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "INFO",
+                       "--queues", "default,provisioning,metering,reports", "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO",
+                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+        }
+        children = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in programs.items()}
+        broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker in var/"
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        self.stdout.write(self.style.SUCCESS(
+            f"\n  Control plane running at http://{bind}/  (API docs: http://{bind}/api/v1/docs/)\n"
+            f"  database: {database}; broker: {broker}. Ctrl-C stops everything.\n"
+        ))
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    self.stderr.write(f"{name} exited with status {child.returncode}; stopping the rest.")
+                    exit_code, stopping = 1, True
+                    break
+            time.sleep(0.5)
+        self._stop_all(children)
+        sys.exit(exit_code)
+
+    def _stop_all(self, children: dict[str, subprocess.Popen]) -> None:
+        # Each child leads its own process group, so worker pool processes go with their parent.
+        for child in children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in time; killing it.")
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        self.stdout.write("All stopped.")

@@ -1,0 +1,58 @@
+"""Who may do what: the one place that maps roles to actions. Views, the API and the console all ask
+`role_allows(role, action)`; nothing else compares role names."""
+
+from enum import StrEnum
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    DEPLOYER = "deployer", "Deployer"
+    VIEWER = "viewer", "Viewer"
+    FINANCE = "finance", "Finance"
+
+
+class Action(StrEnum):
+    TEAM_VIEW = "team.view"
+    TEAM_UPDATE = "team.update"
+    TEAM_DELETE = "team.delete"
+    MEMBER_VIEW = "member.view"
+    MEMBER_MANAGE = "member.manage"
+    MEMBER_GRANT_OWNER = "member.grant_owner"
+    TOKEN_OWN = "token.own"  # create, see and revoke tokens of one's own
+    TOKEN_MANAGE_ALL = "token.manage_all"  # see and revoke everybody's tokens in the team
+    AUDIT_VIEW = "audit.view"
+
+
+_MEMBER = {Action.TEAM_VIEW, Action.MEMBER_VIEW, Action.TOKEN_OWN}
+_ADMIN = _MEMBER | {Action.TEAM_UPDATE, Action.MEMBER_MANAGE, Action.TOKEN_MANAGE_ALL, Action.AUDIT_VIEW}
+
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    Role.OWNER: frozenset(_ADMIN | {Action.TEAM_DELETE, Action.MEMBER_GRANT_OWNER}),
+    Role.ADMIN: frozenset(_ADMIN),
+    Role.DEPLOYER: frozenset(_MEMBER),
+    Role.VIEWER: frozenset(_MEMBER),
+    # Finance reads costs across teams and nothing else of a team's internals.
+    Role.FINANCE: frozenset({Action.TEAM_VIEW, Action.TOKEN_OWN}),
+}
+
+ROLE_DESCRIPTIONS = {
+    Role.OWNER: "Everything, including deleting the team and making other owners.",
+    Role.ADMIN: "Manages members, settings and every token; reads the audit log.",
+    Role.DEPLOYER: "Uploads models and runs deployments.",
+    Role.VIEWER: "Reads the team's models, deployments and metrics.",
+    Role.FINANCE: "Reads costs and reports.",
+}
+
+
+def role_allows(role: str | None, action: Action) -> bool:
+    return role is not None and action in ROLE_ACTIONS.get(role, frozenset())
+
+
+class Scope(models.TextChoices):
+    READ = "read", "read: GET requests of the REST API"
+    WRITE = "write", "write: changes through the REST API"
+    INVOKE = "invoke", "invoke: call the team's endpoints through the gateway"
+    FINANCE = "finance", "finance: cost reports and allocation"

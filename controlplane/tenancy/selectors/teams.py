@@ -1,0 +1,43 @@
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from controlplane.tenancy.models import ApiToken, Membership, Team
+from controlplane.tenancy.permissions import Role
+
+
+def team_list_for(*, user, token: ApiToken | None = None) -> QuerySet[Team]:
+    """Teams the caller can see: a token sees its own team only; platform superusers see all."""
+    qs = Team.objects.annotate(member_count=Count("memberships", distinct=True)).order_by("slug")
+    if token is not None:
+        return qs.filter(pk=token.team_id, memberships__user=user)
+    if user.is_superuser:
+        return qs
+    return qs.filter(memberships__user=user)
+
+
+def team_get_for(*, user, slug: str, token: ApiToken | None = None) -> Team:
+    """The team, or 404 for a caller who is not in it: outsiders never learn that it exists."""
+    team = team_list_for(user=user, token=token).filter(slug=slug).first()
+    if team is None:
+        raise Http404("No such team.")
+    return team
+
+
+def membership_role(*, user, team: Team) -> str | None:
+    if not user.is_authenticated:
+        return None
+    role = Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+    if role is None and user.is_superuser:
+        return Role.OWNER
+    return role
+
+
+def membership_list(*, team: Team) -> QuerySet[Membership]:
+    return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+
+
+def membership_get(*, team: Team, membership_id: int) -> Membership:
+    membership = membership_list(team=team).filter(pk=membership_id).first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
