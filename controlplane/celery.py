@@ -21,6 +21,10 @@ app = Celery("controlplane")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_default_queue = Queue.DEFAULT
 app.conf.task_queues = [KombuQueue(q.value) for q in Queue]
+# Routing by task name, in one place (the per-task `queue` option is deprecated in Celery 5).
+app.conf.task_routes = {
+    "tenancy.*": {"queue": Queue.DEFAULT},
+}
 app.autodiscover_tasks(["controlplane.tenancy", "deployments", "billing", "monitoring"])
 
 BEAT_SCHEDULE = {

@@ -35,3 +35,51 @@ def make_token():
         return api_token_create(team=team, actor=user, name=f"{user.username}-token", scopes=list(scopes), **kwargs)
 
     return make
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """Start a real Celery worker on the test database and Redis; yields its Popen. The queue is
+    emptied first so tasks left by earlier runs cannot satisfy a test."""
+    import os
+    import subprocess
+    import sys
+
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--pool", "solo", "--loglevel", "INFO",
+         "--queues", "default,provisioning,metering,reports", "--without-heartbeat", "--without-gossip",
+         "--without-mingle"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2):
+    """Poll until predicate() is truthy; returns its value, or None after the timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None

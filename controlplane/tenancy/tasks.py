@@ -2,14 +2,11 @@ import logging
 
 from celery import shared_task
 
-from controlplane.celery import Queue
-
 logger = logging.getLogger(__name__)
 
 
 @shared_task(
     name="tenancy.audit_purge",
-    queue=Queue.DEFAULT,
     acks_late=True,
     # Purging is one DELETE; ten minutes is generous even for years of events.
     soft_time_limit=600,
