@@ -53,10 +53,11 @@ class Command(BaseCommand):
         sys.exit(exit_code)
 
     def _stop_all(self, children: dict[str, subprocess.Popen]) -> None:
-        # Each child leads its own process group, so worker pool processes go with their parent.
+        # Only the leaders get SIGTERM: Celery and gunicorn shut their own pools down gracefully.
+        # Each child leads its own process group, so a leader that hangs is killed with its pool.
         for child in children.values():
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                child.terminate()
         deadline = time.monotonic() + 15
         for name, child in children.items():
             try:
