@@ -63,6 +63,15 @@ def audit_event_digest(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
+def _chain_for_update() -> AuditChain:
+    """The chain row, locked. The migration creates it; after a database flush the first writer does."""
+    chain = AuditChain.objects.select_for_update().filter(pk=1).first()
+    if chain is None:
+        AuditChain.objects.get_or_create(pk=1)
+        chain = AuditChain.objects.select_for_update().get(pk=1)
+    return chain
+
+
 def _actor_label(actor) -> str:
     ctx = current_request_context()
     if actor is None:
@@ -85,7 +94,7 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the chain. Writers serialise on the chain row, so seq has no gaps."""
     ctx = current_request_context()
-    chain = AuditChain.objects.select_for_update().get(pk=1)
+    chain = _chain_for_update()
     # Round-trip through JSON so the stored value hashes the same when read back.
     params = json.loads(_canonical(mask_secrets(parameters or {})))
     event = AuditEvent(
@@ -150,7 +159,7 @@ class ChainProblem:
 
 def audit_verify() -> tuple[int, list[ChainProblem]]:
     """Walk the chain from the retention anchor to the head. Returns (rows checked, problems)."""
-    chain = AuditChain.objects.get(pk=1)
+    chain, _ = AuditChain.objects.get_or_create(pk=1)
     problems: list[ChainProblem] = []
     expected_seq, expected_prev = chain.purged_through_seq + 1, chain.purged_through_hash
     checked = 0
@@ -178,7 +187,7 @@ def audit_purge(*, now=None, retention_days: int | None = None) -> int:
     Idempotent: a second run the same day finds nothing to delete and records nothing."""
     days = settings.AUDIT_RETENTION_DAYS if retention_days is None else retention_days
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    AuditChain.objects.select_for_update().get(pk=1)
+    _chain_for_update()
     last = AuditEvent.objects.filter(created_at__lt=cutoff).order_by("-seq").values("seq", "hash").first()
     if last is None:
         return 0

@@ -81,3 +81,14 @@ def test_purge_drops_old_rows_and_the_chain_still_verifies(chain):
     assert purge_event.action == "audit.purge" and purge_event.parameters["deleted"] == 2
     assert audit_purge() == 0  # idempotent: nothing more to drop, nothing more recorded
     assert AuditEvent.objects.count() == 4
+
+
+def test_writes_survive_a_missing_chain_row(chain):
+    """A database flush (as transactional tests do) removes the migration's chain row."""
+    from controlplane.tenancy.models import AuditChain
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tenancy_auditevent")
+    AuditChain.objects.all().delete()
+    audit_record(actor=None, action="test.after_flush", resource_type="thing")
+    assert audit_verify() == (1, [])
