@@ -24,6 +24,8 @@ app.conf.task_queues = [KombuQueue(q.value) for q in Queue]
 # Routing by task name, in one place (the per-task `queue` option is deprecated in Celery 5).
 app.conf.task_routes = {
     "tenancy.*": {"queue": Queue.DEFAULT},
+    "deployments.inspect_artifact": {"queue": Queue.DEFAULT},
+    "deployments.expire_uploads": {"queue": Queue.DEFAULT},
 }
 app.autodiscover_tasks(["controlplane.tenancy", "deployments", "billing", "monitoring"])
 
@@ -34,6 +36,12 @@ BEAT_SCHEDULE = {
         "task": "tenancy.audit_purge",
         "schedule": crontab(minute=17, hour=3),
         "options": {"expires": 3600},
+    },
+    # :41 every hour: drop resumable uploads nobody touched for two days, with their staging files.
+    "deployments.expire_uploads": {
+        "task": "deployments.expire_uploads",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 1800},
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -24,15 +24,18 @@ class Action(StrEnum):
     TOKEN_OWN = "token.own"  # create, see and revoke tokens of one's own
     TOKEN_MANAGE_ALL = "token.manage_all"  # see and revoke everybody's tokens in the team
     AUDIT_VIEW = "audit.view"
+    MODEL_VIEW = "model.view"
+    MODEL_MANAGE = "model.manage"  # upload, register, delete model versions
 
 
-_MEMBER = {Action.TEAM_VIEW, Action.MEMBER_VIEW, Action.TOKEN_OWN}
-_ADMIN = _MEMBER | {Action.TEAM_UPDATE, Action.MEMBER_MANAGE, Action.TOKEN_MANAGE_ALL, Action.AUDIT_VIEW}
+_MEMBER = {Action.TEAM_VIEW, Action.MEMBER_VIEW, Action.TOKEN_OWN, Action.MODEL_VIEW}
+_DEPLOYER = _MEMBER | {Action.MODEL_MANAGE}
+_ADMIN = _DEPLOYER | {Action.TEAM_UPDATE, Action.MEMBER_MANAGE, Action.TOKEN_MANAGE_ALL, Action.AUDIT_VIEW}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: frozenset(_ADMIN | {Action.TEAM_DELETE, Action.MEMBER_GRANT_OWNER}),
     Role.ADMIN: frozenset(_ADMIN),
-    Role.DEPLOYER: frozenset(_MEMBER),
+    Role.DEPLOYER: frozenset(_DEPLOYER),
     Role.VIEWER: frozenset(_MEMBER),
     # Finance reads costs across teams and nothing else of a team's internals.
     Role.FINANCE: frozenset({Action.TEAM_VIEW, Action.TOKEN_OWN}),

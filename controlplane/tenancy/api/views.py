@@ -1,13 +1,12 @@
-from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.pagination import DefaultPagination
+from controlplane.api_helpers import filter_parameters, filtered, paginate
 from controlplane.tenancy.filters import ApiTokenFilter, AuditEventFilter, MembershipFilter
 from controlplane.tenancy.models import ApiToken, AuditEvent, Membership
 from controlplane.tenancy.permissions import Action, Role, Scope
@@ -40,27 +39,6 @@ from .serializers import (
     MembershipOutput,
     TeamOutput,
 )
-
-
-def _paginate(view: APIView, queryset: QuerySet, serializer_class, **context) -> Response:
-    paginator = DefaultPagination()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
-
-
-def _filter_parameters(filterset_class) -> list[OpenApiParameter]:
-    """Document a FilterSet's query parameters on a plain APIView."""
-    return [
-        OpenApiParameter(name, str, description=str(f.label or ""), required=False)
-        for name, f in filterset_class.base_filters.items()
-    ]
-
-
-def _filtered(filterset_class, request, queryset: QuerySet) -> QuerySet:
-    filterset = filterset_class(request.query_params, queryset=queryset, request=request)
-    if not filterset.is_valid():
-        raise serializers.ValidationError(filterset.errors)
-    return filterset.qs
 
 
 class MeApi(APIView):
@@ -113,7 +91,7 @@ class TeamsApi(APIView):
     @extend_schema(responses=TeamOutput(many=True))
     def get(self, request):
         token = request.auth if isinstance(request.auth, ApiToken) else None
-        return _paginate(self, team_list_for(user=request.user, token=token), TeamOutput, roles=self._roles())
+        return paginate(self, team_list_for(user=request.user, token=token), TeamOutput, roles=self._roles())
 
     @extend_schema(request=InputSerializer, responses={201: TeamOutput})
     def post(self, request):
@@ -171,10 +149,10 @@ class MembersApi(TeamScopedApiMixin, APIView):
         user = serializers.CharField(help_text="Username or e-mail of an existing user.")
         role = serializers.ChoiceField(choices=Role.choices)
 
-    @extend_schema(responses=MembershipOutput(many=True), parameters=_filter_parameters(MembershipFilter))
+    @extend_schema(responses=MembershipOutput(many=True), parameters=filter_parameters(MembershipFilter))
     def get(self, request, slug):
         team = self.get_team(slug)
-        return _paginate(self, _filtered(MembershipFilter, request, membership_list(team=team)), MembershipOutput)
+        return paginate(self, filtered(MembershipFilter, request, membership_list(team=team)), MembershipOutput)
 
     @extend_schema(request=InputSerializer, responses={201: MembershipOutput})
     def post(self, request, slug):
@@ -228,11 +206,11 @@ class TokensApi(TeamScopedApiMixin, APIView):
         )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
-    @extend_schema(responses=ApiTokenOutput(many=True), parameters=_filter_parameters(ApiTokenFilter))
+    @extend_schema(responses=ApiTokenOutput(many=True), parameters=filter_parameters(ApiTokenFilter))
     def get(self, request, slug):
         team = self.get_team(slug)
         tokens = api_token_list(team=team, user=request.user, role=self.role)
-        return _paginate(self, _filtered(ApiTokenFilter, request, tokens), ApiTokenOutput)
+        return paginate(self, filtered(ApiTokenFilter, request, tokens), ApiTokenOutput)
 
     @extend_schema(request=InputSerializer, responses={201: ApiTokenCreatedOutput})
     def post(self, request, slug):
@@ -268,11 +246,11 @@ class TokenDetailApi(TeamScopedApiMixin, APIView):
 class TeamAuditEventsApi(TeamScopedApiMixin, APIView):
     role_map = {"GET": Action.AUDIT_VIEW}
 
-    @extend_schema(responses=AuditEventOutput(many=True), parameters=_filter_parameters(AuditEventFilter))
+    @extend_schema(responses=AuditEventOutput(many=True), parameters=filter_parameters(AuditEventFilter))
     def get(self, request, slug):
         team = self.get_team(slug)
         events = AuditEvent.objects.filter(team_id=team.pk)
-        return _paginate(self, _filtered(AuditEventFilter, request, events), AuditEventOutput)
+        return paginate(self, filtered(AuditEventFilter, request, events), AuditEventOutput)
 
 
 class AuditEventsApi(generics.ListAPIView):

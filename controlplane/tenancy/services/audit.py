@@ -134,10 +134,12 @@ def audit_record_failed_request(*, request, view, error: dict) -> None:
         logger.info("tenancy.audit.anonymous_refused", extra={"path": request.path})
         return
     action = getattr(view, "audit_actions", {}).get(request.method, f"{request.method.lower()} {request.path}")
-    try:
-        parameters = dict(request.data) if hasattr(request.data, "keys") else {}
-    except Exception:  # unreadable bodies are themselves the error being recorded
-        parameters = {}
+    parameters = {}
+    if getattr(view, "audit_request_body", True):  # raw file bodies are bytes, not parameters
+        try:
+            parameters = dict(request.data) if hasattr(request.data, "keys") else {}
+        except Exception:  # an unreadable body is itself the error being recorded
+            parameters = {}
     kwargs = getattr(view, "kwargs", {}) or {}
     audit_record(
         actor=user,

@@ -1,0 +1,3 @@
+from .artifacts import ArtifactFile, ModelArtifact, RegistryPolicy, UploadSession
+
+__all__ = ["ArtifactFile", "ModelArtifact", "RegistryPolicy", "UploadSession"]
