@@ -83,3 +83,20 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2):
             return value
         time.sleep(interval)
     return None
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto's S3 as a real HTTP server on 127.0.0.1; yields its endpoint URL."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
