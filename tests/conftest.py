@@ -38,7 +38,13 @@ def make_token():
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
+def worker_env() -> dict[str, str]:
+    """Extra environment for the worker process; override in a test module to share folders."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, worker_env):
     """Start a real Celery worker on the test database and Redis; yields its Popen. The queue is
     emptied first so tasks left by earlier runs cannot satisfy a test."""
     import os
@@ -56,6 +62,7 @@ def celery_worker_process(transactional_db):
         "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
+        **worker_env,
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--pool", "solo", "--loglevel", "INFO",

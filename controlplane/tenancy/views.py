@@ -47,7 +47,7 @@ CSV_COLUMNS = [
 ]
 
 
-def _team(request, slug: str, action: Action):
+def team_for_console(request, slug: str, action: Action):
     """The team for this page: 404 for outsiders, 403 for members whose role lacks the action."""
     team = team_get_for(user=request.user, slug=slug)
     role = membership_role(user=request.user, team=team)
@@ -111,7 +111,7 @@ def team_switch(request):
 
 @login_required
 def team_overview(request, slug):
-    team, role = _team(request, slug, Action.TEAM_VIEW)
+    team, role = team_for_console(request, slug, Action.TEAM_VIEW)
     context = {
         "team": team,
         "role": role,
@@ -125,7 +125,7 @@ def team_overview(request, slug):
 
 @login_required
 def team_settings(request, slug):
-    team, role = _team(request, slug, Action.TEAM_UPDATE)
+    team, role = team_for_console(request, slug, Action.TEAM_UPDATE)
     form = TeamUpdateForm(request.POST or None, instance=team)
     if request.method == "POST" and form.is_valid():
         changes = {f: form.cleaned_data[f] for f in form.changed_data}
@@ -145,7 +145,7 @@ def team_settings(request, slug):
 @login_required
 @require_POST
 def team_remove(request, slug):
-    team, _ = _team(request, slug, Action.TEAM_DELETE)
+    team, _ = team_for_console(request, slug, Action.TEAM_DELETE)
     if request.POST.get("confirm_slug") != team.slug:
         messages.error(request, "Type the team's slug to confirm deletion.")
         return redirect("team-settings", slug=slug)
@@ -157,7 +157,7 @@ def team_remove(request, slug):
 
 @login_required
 def members(request, slug):
-    team, role = _team(request, slug, Action.MEMBER_VIEW)
+    team, role = team_for_console(request, slug, Action.MEMBER_VIEW)
     can_manage = role_allows(role, Action.MEMBER_MANAGE)
     form = MemberAddForm(request.POST or None)
     if request.method == "POST":
@@ -181,7 +181,7 @@ def members(request, slug):
 @login_required
 @require_POST
 def member_role(request, slug, pk):
-    team, role = _team(request, slug, Action.MEMBER_MANAGE)
+    team, role = team_for_console(request, slug, Action.MEMBER_MANAGE)
     membership = membership_get(team=team, membership_id=pk)
     form = MemberRoleForm(request.POST)
     error = None
@@ -209,7 +209,7 @@ def member_role(request, slug, pk):
 @login_required
 @require_POST
 def member_remove(request, slug, pk):
-    team, role = _team(request, slug, Action.MEMBER_MANAGE)
+    team, role = team_for_console(request, slug, Action.MEMBER_MANAGE)
     membership = membership_get(team=team, membership_id=pk)
     try:
         membership_remove(membership=membership, actor=request.user, actor_role=role)
@@ -224,7 +224,7 @@ def member_remove(request, slug, pk):
 
 @login_required
 def tokens(request, slug):
-    team, role = _team(request, slug, Action.TOKEN_OWN)
+    team, role = team_for_console(request, slug, Action.TOKEN_OWN)
     form = TokenCreateForm(request.POST or None)
     created = plaintext = None
     if request.method == "POST" and form.is_valid():
@@ -251,7 +251,7 @@ def tokens(request, slug):
 @login_required
 @require_POST
 def token_revoke(request, slug, pk):
-    team, role = _team(request, slug, Action.TOKEN_OWN)
+    team, role = team_for_console(request, slug, Action.TOKEN_OWN)
     token = api_token_get(team=team, token_id=pk, user=request.user, role=role)
     try:
         api_token_revoke(token=token, actor=request.user)
@@ -296,7 +296,7 @@ def _audit_csv(events, *, filename: str) -> StreamingHttpResponse:
 
 @login_required
 def audit(request, slug):
-    team, _ = _team(request, slug, Action.AUDIT_VIEW)
+    team, _ = team_for_console(request, slug, Action.AUDIT_VIEW)
     return _audit_page(request, AuditEvent.objects.filter(team_id=team.pk), team=team)
 
 
