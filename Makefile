@@ -23,6 +23,7 @@ run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py bootstrap
+	$(PY) manage.py seed_price_catalog
 	exec $(PY) manage.py serve
 
 services:

@@ -139,7 +139,7 @@ class Workload:
     requests_per_day: float
     horizon_years: int
     traffic: str = "steady"  # steady | bursty
-    busy_hours_per_day: float = 24.0  # bursty: the day's requests arrive within these hours
+    busy_hours_per_day: float = 6.0  # bursty only: the day's requests arrive within these hours
     sensitivity: str = "internal"  # public | internal | confidential
     params_billions: float | None = None
     precision: str = "bf16"
@@ -234,6 +234,26 @@ class Comparison:
 
     def mode(self, name: str) -> ModeResult:
         return next(m for m in self.modes if m.mode == name)
+
+    def as_dict(self) -> dict:
+        """JSON-ready: money rounded to cents, the same figures the console shows."""
+        return {
+            "workload": {f: getattr(self.workload, f) for f in self.workload.__dataclass_fields__},
+            "months": self.months,
+            "recommended": self.recommended,
+            "reasons": list(self.reasons),
+            "assumptions": list(self.assumptions),
+            "sizing": self.sizing,
+            "modes": [
+                {
+                    "mode": m.mode, "label": m.label, "feasible": m.feasible, "reason": m.reason, "offer": m.offer,
+                    "unverified_prices": m.unverified, "monthly_usd": round(m.monthly_usd, 2),
+                    "total_usd": round(m.total_usd, 2), "break_even_month": m.break_even_month,
+                    "cumulative_usd": [round(x, 2) for x in m.cumulative_usd], "working": list(m.working),
+                }
+                for m in self.modes
+            ],
+        }
 
 
 class WorkloadError(ValueError):

@@ -8,4 +8,5 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("", include("controlplane.tenancy.api.urls")),
     path("", include("deployments.api.urls")),
+    path("billing/", include("billing.api.urls")),
 ]

@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("controlplane.api_urls")),
     path("", include("deployments.urls")),
+    path("costs/", include("billing.urls")),
     path("", include("controlplane.tenancy.urls")),
 ]

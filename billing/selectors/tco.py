@@ -6,10 +6,10 @@ from django.utils import timezone
 
 from billing import tco
 from billing.choices import ItemKind, PriceTerm, PriceUnit, Provider
-from billing.models import CatalogItem
+from billing.models import CatalogItem, GpuType, OnPremProfile
+from controlplane.exceptions import ApplicationError
 
 from .prices import current_prices, hardware_terms, onprem_profile_list
-from controlplane.exceptions import ApplicationError
 
 CLUSTER_PROVIDERS = (Provider.AWS, Provider.GCP, Provider.AZURE)
 
@@ -67,6 +67,10 @@ def tco_compare(*, workload: tco.Workload, at: datetime | None = None,
                 onprem_profile: str | None = None) -> tco.Comparison:
     """Compare the modes for `workload` at today's catalog prices. Raises ApplicationError naming
     the input when the workload cannot be priced."""
+    if workload.gpu_type and not GpuType.objects.filter(slug=workload.gpu_type).exists():
+        raise ApplicationError(f"No GPU type {workload.gpu_type!r} in the catalog.", extra={"field": "gpu_type"})
+    if onprem_profile and not OnPremProfile.objects.filter(slug=onprem_profile).exists():
+        raise ApplicationError(f"No on-premises profile {onprem_profile!r}.", extra={"field": "onprem_profile"})
     try:
         return tco.compare(workload, tco_offers(at=at, onprem_profile=onprem_profile))
     except tco.WorkloadError as exc:
