@@ -219,5 +219,5 @@ def tco(request):
             chart = cumulative_cost_svg(comparison)
     context = {"form": form, "comparison": comparison, "chart": chart}
     if htmx_partial(request):
-        return render(request, "billing/_tco_result.html", context)
+        return render(request, "billing/_tco_panel.html", context)
     return render(request, "billing/tco.html", context)

@@ -179,7 +179,7 @@ def price_add(
     if item.kind == ItemKind.ONPREM:
         raise ApplicationError("On-premises prices are derived from the profile; change the profile instead.",
                                extra={"field": "item"})
-    CatalogItem.objects.select_for_update().filter(pk=item.pk).first()  # serialise adds to one item
+    CatalogItem.objects.select_for_update().filter(pk=item.pk).order_by("pk").first()  # serialise adds to one item
     unit = unit or UNITS_BY_KIND[item.kind][0]
     price = _create_price(actor=actor, item=item, term=term, unit=unit, usd=usd, effective_from=effective_from,
                           source_key=source_key, source=source, unverified=unverified, note=note)
@@ -243,6 +243,7 @@ def onprem_profile_create(
     profile = OnPremProfile.objects.create(
         slug=slug, item=item, gpu_type=gpu_type, **{k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
     )
+    profile.refresh_from_db()  # the working records the values as stored
     price = _profile_price(actor=actor, profile=profile, effective_from=effective_from)
     audit_record(actor=actor, action="onprem_profile.create", resource_type="onprem_profile", resource_id=slug,
                  parameters={"slug": slug, "site": site, "gpu_type": gpu_type.slug, **values,
@@ -269,6 +270,7 @@ def onprem_profile_update(*, actor, profile: OnPremProfile, effective_from: date
     for field, value in changes.items():
         setattr(profile, field, value.strip() if isinstance(value, str) else value)
     profile.save()
+    profile.refresh_from_db()
     if "gpus_per_server" in changes or "name" in changes:
         CatalogItem.objects.filter(pk=profile.item_id).update(gpu_count=profile.gpus_per_server,
                                                               description=profile.name)
