@@ -15,8 +15,8 @@ COLOURS = {
     "managed_endpoint": "#b7791f",
     "serverless": "#c62d2d",
 }
-WIDTH, HEIGHT = 760, 340
-LEFT, RIGHT, TOP, BOTTOM = 72, 180, 16, 40
+WIDTH, HEIGHT = 840, 340
+LEFT, RIGHT, TOP, BOTTOM = 72, 220, 16, 40
 
 
 def _nice_step(span: float, ticks: int = 5) -> float:
