@@ -64,7 +64,8 @@ class OnPremProfileForm(forms.ModelForm):
         fields = ["slug", "name", "gpu_type", "gpus_per_server", "hardware_cost_usd", "amortisation_years",
                   "power_kw", "usd_per_kwh", "pue", "operations_usd_per_year", "expected_utilisation", "source",
                   "unverified"]
-        labels = {"hardware_cost_usd": "Hardware cost (USD per server)", "power_kw": "Power (kW per server)",
+        labels = {"gpus_per_server": "GPUs per server", "amortisation_years": "Years of amortisation",
+                  "hardware_cost_usd": "Hardware cost (USD per server)", "power_kw": "Power (kW per server)",
                   "usd_per_kwh": "USD per kWh", "pue": "PUE",
                   "operations_usd_per_year": "Operations (USD per server-year)"}
         widgets = {"source": forms.Textarea(attrs={"rows": 2})}

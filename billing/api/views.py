@@ -141,10 +141,11 @@ class CatalogItemsApi(CatalogApi):
 
     @extend_schema_serializer(component_name="CatalogItemCreateInput")
     class InputSerializer(serializers.Serializer):
-        provider = serializers.ChoiceField(choices=[c for c in Provider.choices if c[0] != Provider.ONPREM])
+        # Full choice sets (one enum each in the schema); the service refuses on-premises items.
+        provider = serializers.ChoiceField(choices=Provider.choices)
         region = serializers.CharField(max_length=40)
         sku = serializers.CharField(max_length=80)
-        kind = serializers.ChoiceField(choices=[c for c in ItemKind.choices if c[0] != ItemKind.ONPREM])
+        kind = serializers.ChoiceField(choices=ItemKind.choices)
         gpu_type = serializers.SlugRelatedField(slug_field="slug", queryset=GpuType.objects.all(), required=False,
                                                 allow_null=True, default=None)
         gpu_count = serializers.IntegerField(min_value=0, max_value=64, default=0)

@@ -40,3 +40,8 @@ def test_catalog_and_tco_pages(live_server, page, output_dir):
     expect(page.locator("#tco-table")).to_contain_text("not possible")
     page.screenshot(path=str(output_dir / "tco.png"), full_page=True)
     assert "requests_per_day=150000" in page.url  # hx-push-url: the comparison can be shared as a link
+
+    page.get_by_role("link", name="On-prem").click()
+    page.get_by_role("link", name="Example: 8× H100 SXM server").click()
+    expect(page.locator(".working-table").first).to_contain_text("Energy")
+    page.screenshot(path=str(output_dir / "onprem-working.png"), full_page=True)
