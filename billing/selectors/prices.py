@@ -93,7 +93,7 @@ def hourly_cost(*, item: CatalogItem, start: datetime, end: datetime, quantity: 
     for seg in price_segments(item=item, start=start, end=end, term=term, unit=unit):
         if seg.price is None:
             raise LookupError(f"{item} has no {term} price before {seg.end:%Y-%m-%d %H:%M}")
-        hours = Decimal((seg.end - seg.start).total_seconds()) / Decimal(3600)
+        hours = Decimal(str((seg.end - seg.start).total_seconds())) / Decimal(3600)
         total += hours * quantity * seg.price.usd
     return total
 

@@ -132,3 +132,15 @@ def test_catalog_item_rules_name_the_field(catalog, kwargs, field):
     with pytest.raises(ApplicationError) as exc:
         catalog_item_create(actor=catalog["admin"], **args)
     assert exc.value.extra == {"field": field}
+
+
+def test_make_run_seeds_with_the_management_command(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("seed_price_catalog", stdout=out)
+    assert "added 13 gpu types, 40 items, 47 prices, 2 onprem profiles" in out.getvalue()
+    call_command("seed_price_catalog", stdout=out)
+    assert "Price catalog is up to date." in out.getvalue()
