@@ -469,6 +469,10 @@ def break_even_month(own: tuple[float, ...], other: tuple[float, ...]) -> int | 
 
 
 def validate(w: Workload) -> None:
+    for name, allowed in (("traffic", ("steady", "bursty")), ("sensitivity", ("public", "internal", "confidential")),
+                          ("precision", tuple(BYTES_PER_PARAM))):
+        if getattr(w, name) not in allowed:
+            raise WorkloadError(f"{name} must be one of {', '.join(allowed)}.", name)
     if not 1 <= w.horizon_years <= 5:
         raise WorkloadError("The horizon must be 1 to 5 years.", "horizon_years")
     if w.requests_per_day <= 0:

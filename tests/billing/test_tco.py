@@ -155,6 +155,8 @@ def test_a_model_too_large_for_any_offer_has_no_recommendation():
     ({"traffic": "bursty", "busy_hours_per_day": 24}, "busy_hours_per_day"),
     ({"gpu_count": 3}, "gpu_count"),
     ({"spot_share": 1.5}, "spot_share"),
+    ({"precision": "fp4"}, "precision"),
+    ({"traffic": "chaotic"}, "traffic"),
 ])
 def test_invalid_workloads_name_the_field(changes, field):
     import dataclasses
