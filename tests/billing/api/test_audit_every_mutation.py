@@ -1,7 +1,8 @@
 """Every mutating endpoint of the billing API writes exactly one audit event: on success, on bad
 input and when a non-admin is refused. The endpoints come from the OpenAPI schema, so a new one
-without a case here fails (tests/tenancy/api/test_audit_every_mutation.py leaves
-/api/v1/billing/ to this walk, because only platform admins may change the catalog)."""
+without a case here fails (here and in tests/tenancy/api/test_audit_every_mutation.py, which
+checks the union of every app's cases). The catalog has its own walk because only platform
+admins may change it."""
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator

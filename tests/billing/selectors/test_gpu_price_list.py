@@ -50,3 +50,11 @@ def test_seeded_catalog_lists_every_priced_gpu_cheapest_first(platform_admin):
         ("g5.xlarge", Decimal("1.006"), "P1")
     assert by_gpu["a10g-24gb"].unverified is False
     assert "ascend-910b-64gb" not in by_gpu  # no instance offers it
+
+
+def test_the_model_registry_reads_its_gpu_offers_from_here(catalog):
+    from deployments.selectors.sizing import gpu_offers
+
+    (offer,) = gpu_offers()
+    assert (offer.slug, offer.memory_gb, offer.usd_per_gpu_hour) == ("g48", 48.0, 1.161035)
+    assert offer.source == "onprem rack (onprem:rack)"
