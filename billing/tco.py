@@ -533,7 +533,10 @@ def assumptions(w: Workload) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def recommend(w: Workload, modes: tuple[ModeResult, ...], months: int) -> tuple[str | None, tuple[str, ...]]:
+def recommend(w: Workload, modes: tuple[ModeResult, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """The mode to use and why: confidential data stays on own hardware (with a hybrid split
+    suggested when that costs more); otherwise the cheapest mode over the horizon, with the
+    traffic pattern and break-even that explain it."""
     feasible = sorted((m for m in modes if m.feasible), key=lambda m: m.total_usd)
     if not feasible:
         return None, ("No mode can serve this workload with the catalog's offers; see each mode's reason.",)
@@ -632,7 +635,7 @@ def compare(w: Workload, offers: Offers) -> Comparison:
             for m in modes[1:]
         ]
     modes = tuple(modes)
-    recommended, reasons = recommend(w, modes, months)
+    recommended, reasons = recommend(w, modes)
     sizing = {}
     if w.params_billions is not None:
         sizing = {"weight_gb": round(weight_gb(w.params_billions, w.precision), 3),
