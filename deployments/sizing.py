@@ -116,6 +116,6 @@ def sizing_table(
             context=context, concurrency=concurrency,
         )
         fit = cheapest_fit(total, offers, precision=precision, attention_heads=facts.get("num_attention_heads"))
-        rows.append(SizingRow(precision, PRECISION_LABELS[precision], round(weights, 2), round(kv, 2),
-                              round(overhead, 2), round(total, 2), fit))
+        rows.append(SizingRow(precision, PRECISION_LABELS[precision], round(weights, 6), round(kv, 6),
+                              round(overhead, 6), round(total, 6), fit))
     return rows

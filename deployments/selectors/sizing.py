@@ -33,8 +33,8 @@ def artifact_sizing(artifact: ModelArtifact, *, context: int = DEFAULT_CONTEXT,
         weights = facts.get("weight_bytes", 0) / GB
         overhead = weights * RUNTIME_OVERHEAD
         fit = cheapest_fit(weights + overhead, offers, precision="stored")
-        rows = [SizingRow("stored", "As stored", round(weights, 3), 0.0, round(overhead, 3),
-                          round(weights + overhead, 3), fit)]
+        rows = [SizingRow("stored", "As stored", round(weights, 6), 0.0, round(overhead, 6),
+                          round(weights + overhead, 6), fit)]
     else:
         rows = sizing_table(facts, offers, context=context, concurrency=concurrency)
-    return {"context": context, "concurrency": concurrency, "rows": rows, "priced": any(o.usd_per_gpu_hour for o in offers)}
+    return {"context": context, "concurrency": concurrency, "rows": rows, "catalog_empty": not offers}

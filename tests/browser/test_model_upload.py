@@ -11,6 +11,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def signed_in(live_server, page, settings, tmp_path):
+    from django.core.management import call_command
+
+    call_command("seed_price_catalog", verbosity=0)  # the sizing table prices GPUs from it
     settings.ARTIFACT_LOCAL_ROOT = tmp_path / "artifacts"
     settings.UPLOAD_STAGING_DIR = tmp_path / "uploads"
     artifact_storage.cache_clear()
@@ -51,6 +54,7 @@ def test_upload_onnx_in_the_browser_and_see_the_inspection(signed_in, live_serve
     expect(page.locator("#model-status")).to_contain_text("[batch, 4]")
     expect(page.locator("#param-count")).to_have_text("15")
     expect(page.locator("#sizing")).to_contain_text("As stored")
+    expect(page.locator("#sizing")).to_contain_text("1× ")  # the cheapest GPU in the seeded catalog
     page.screenshot(path=str(output_dir / "model-detail.png"), full_page=True)
     assert ModelArtifact.objects.get(name="tiny-mlp").status == "ready"
 
@@ -71,4 +75,5 @@ def test_upload_a_huggingface_folder_and_see_the_sizing(signed_in, live_server, 
     expect(page.locator("#model-status")).to_contain_text("LlamaForCausalLM")
     expect(page.locator("#param-count")).to_have_text(str(facts["parameters"]))
     expect(page.locator("#sizing")).to_contain_text("INT4")
+    expect(page.locator("#sizing tbody tr").first).to_contain_text("1× ")
     page.screenshot(path=str(output_dir / "hf-detail.png"), full_page=True)
