@@ -1,0 +1,83 @@
+"""Settings for the data plane, read from the environment with embedded defaults.
+
+Every variable is listed in ``serving/README.md``. Values are read once, when a program starts,
+through :func:`gateway_settings` / :func:`server_settings`, so tests can set the environment of a
+subprocess and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"error: environment variable {name}={raw!r} is not a number") from None
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"error: environment variable {name}={raw!r} is not an integer") from None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    controlplane_url: str
+    shared_secret: str
+    auth_cache_seconds: float
+    routes_poll_seconds: float
+    meter_flush_seconds: float
+    health_interval_seconds: float
+    cold_start_timeout: float
+    upstream_timeout: float
+    max_connections: int
+
+
+def gateway_settings() -> GatewaySettings:
+    return GatewaySettings(
+        controlplane_url=env_str("CONTROLPLANE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        shared_secret=env_str("GATEWAY_SHARED_SECRET", ""),
+        # Revocation must take effect within 5 s; 2 s of caching keeps the control plane out of
+        # the hot path while leaving room for one slow introspection round trip.
+        auth_cache_seconds=env_float("GATEWAY_AUTH_CACHE_SECONDS", 2.0),
+        # The version check is one tiny read; 250 ms polling makes a new route live well within 1 s.
+        routes_poll_seconds=env_float("GATEWAY_ROUTES_POLL_SECONDS", 0.25),
+        meter_flush_seconds=env_float("GATEWAY_METER_FLUSH_SECONDS", 1.0),
+        health_interval_seconds=env_float("GATEWAY_HEALTH_INTERVAL_SECONDS", 1.0),
+        cold_start_timeout=env_float("GATEWAY_COLD_START_TIMEOUT", 120.0),
+        # Long generations stream for minutes; this bounds a single upstream read, not the stream.
+        upstream_timeout=env_float("GATEWAY_UPSTREAM_TIMEOUT", 300.0),
+        max_connections=env_int("GATEWAY_MAX_CONNECTIONS", 512),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    device: str
+    ort_intra_op_threads: int
+    max_queue: int
+
+
+def server_settings() -> ServerSettings:
+    return ServerSettings(
+        device=env_str("SERVING_DEVICE", "auto"),
+        # 0 lets onnxruntime pick (one thread per core).
+        ort_intra_op_threads=env_int("SERVING_ORT_THREADS", 0),
+        # Beyond this many waiting requests the server answers 503 instead of queueing forever.
+        max_queue=env_int("SERVING_MAX_QUEUE", 1024),
+    )

@@ -1,0 +1,1 @@
+"""Wire protocols spoken by the model server: KServe V2 (``v2``) and OpenAI-compatible (``openai``)."""

@@ -1,0 +1,1 @@
+"""Model runtimes: ONNX through onnxruntime (``onnx``), Hugging Face through transformers (``hf``)."""
