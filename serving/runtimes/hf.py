@@ -84,6 +84,7 @@ class HfModel:
         self.model = loader.from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.config = config
+        self.vocab_size = int(self.model.config.vocab_size)
         self.context_length = int(getattr(config, "max_position_embeddings", 0) or 0) or 4096
         self.eos_ids = self._eos_ids()
 
@@ -127,7 +128,7 @@ class HfModel:
             generator = torch.Generator(device=self.device).manual_seed(params.seed)
         bias = None
         if params.logit_bias:
-            bias = torch.zeros(self.model.config.vocab_size, device=self.device)
+            bias = torch.zeros(self.vocab_size, device=self.device)
             for token_id, value in params.logit_bias.items():
                 bias[token_id] = value
         hold_back = max((len(s) for s in params.stop), default=1) - 1
