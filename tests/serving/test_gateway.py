@@ -1,0 +1,253 @@
+"""The gateway as a real process in front of real model servers, with a stand-in control plane."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from serving.metering import meter_key, token_meter_key
+from serving.store import ROUTES_KEY
+from tests.serving.conftest import ModelServer
+
+X = np.arange(8, dtype=np.float32).reshape(2, 4) / 10
+
+
+def infer_body(x: np.ndarray = X) -> dict:
+    return {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]}
+
+
+def publish(store, routes: dict) -> None:
+    store.set_document(ROUTES_KEY, routes)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05):
+    """Poll until predicate() is truthy or the deadline passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def replicas(onnx_model, workdir):
+    servers = [ModelServer(onnx_model, "onnx", "tiny", workdir) for _ in range(2)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def routed(store, gateway, replicas, controlplane):
+    """acme/tiny on both replicas, published and picked up by the gateway."""
+    publish(store, {"acme/tiny": {"replicas": [r.url for r in replicas], "scaled_to_zero": False, "revision": 1}})
+    controlplane.issue("acme-key", team="acme", token_id=11)
+    controlplane.issue("beta-key", team="beta", token_id=21)
+    controlplane.issue("acme-readonly", team="acme", scopes=("read",), token_id=12)
+    url = gateway.url + "/endpoints/acme/tiny/v2/models/tiny/infer"
+    headers = {"Authorization": "Bearer acme-key"}
+    ok = wait_for(lambda: httpx.post(url, json=infer_body(), headers=headers).status_code == 200, 5)
+    assert ok, gateway.output()
+    return url
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_infer_through_gateway_equals_onnxruntime(routed, onnx_model):
+    response = httpx.post(routed, json=infer_body(), headers=auth("acme-key"))
+    assert response.status_code == 200, response.text
+    y = response.json()["outputs"][0]
+    expected = ort.InferenceSession(str(onnx_model)).run(["y"], {"x": X})[0]
+    np.testing.assert_array_equal(np.asarray(y["data"], dtype=np.float32).reshape(y["shape"]), expected)
+    assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "unauthenticated"),
+        ({"Authorization": "Basic abc"}, 401, "unauthenticated"),
+        (auth("no-such-key"), 401, "invalid_token"),
+        (auth("beta-key"), 404, "deployment_not_found"),
+        (auth("acme-readonly"), 403, "insufficient_scope"),
+    ],
+)
+def test_authentication_and_authorization(routed, headers, status, code):
+    response = httpx.post(routed, json=infer_body(), headers=headers)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_other_team_gets_the_same_404_as_a_missing_deployment(routed, gateway):
+    theirs = httpx.post(routed, json=infer_body(), headers=auth("beta-key"))
+    missing = httpx.post(gateway.url + "/endpoints/beta/nothing/v2/models/tiny/infer", json=infer_body(),
+                         headers=auth("beta-key"))
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["error"]["code"] == missing.json()["error"]["code"]
+
+
+def test_expired_token_is_401(routed, controlplane):
+    controlplane.issue("old-key", team="acme", expires_at="2020-01-01T00:00:00Z")
+    assert httpx.post(routed, json=infer_body(), headers=auth("old-key")).status_code == 401
+
+
+def test_revoked_token_gets_401_within_5_seconds(routed, controlplane):
+    token = controlplane.issue("short-lived", team="acme", token_id=13)
+    assert httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 200
+    controlplane.revoke(token)
+    revoked_at = time.monotonic()
+    status = wait_for(lambda: httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 401, 5.0)
+    assert status, f"still accepted {time.monotonic() - revoked_at:.1f} s after revocation"
+
+
+def test_introspection_is_cached(routed, controlplane):
+    before = controlplane.introspections
+    for _ in range(20):
+        assert httpx.post(routed, json=infer_body(), headers=auth("acme-key")).status_code == 200
+    assert controlplane.introspections - before <= 2
+
+
+def test_unknown_deployment_is_404(routed, gateway):
+    response = httpx.get(gateway.url + "/endpoints/acme/nope/v2/health/ready", headers=auth("acme-key"))
+    assert response.status_code == 404
+    assert "'nope'" in response.json()["error"]["message"]
+
+
+def test_new_route_is_used_within_1_second(routed, gateway, store, replicas):
+    table = store.get_document(ROUTES_KEY)[1]
+    table["acme/fresh"] = {"replicas": [replicas[0].url], "scaled_to_zero": False, "revision": 1}
+    publish(store, table)
+    url = gateway.url + "/endpoints/acme/fresh/v2/health/ready"
+    assert wait_for(lambda: httpx.get(url, headers=auth("acme-key")).status_code == 200, 1.0)
+
+
+def test_deployment_without_ready_replica_is_503(routed, gateway, store):
+    table = store.get_document(ROUTES_KEY)[1]
+    table["acme/down"] = {"replicas": [], "scaled_to_zero": False, "revision": 2}
+    publish(store, table)
+    url = gateway.url + "/endpoints/acme/down/v2/models/tiny/infer"
+    response = wait_for(lambda: (r := httpx.post(url, json=infer_body(), headers=auth("acme-key"))).status_code
+                        == 503 and r, 2.0)
+    assert response, "never answered 503"
+    assert response.json()["error"]["code"] == "no_ready_replica"
+    assert "acme/down" in response.json()["error"]["message"]
+    assert response.headers["retry-after"]
+
+
+def test_scale_from_zero_wakes_and_holds_the_request(routed, gateway, store, controlplane, replicas):
+    table = store.get_document(ROUTES_KEY)[1]
+    table["acme/sleepy"] = {"replicas": [], "scaled_to_zero": True, "revision": 1}
+    publish(store, table)
+
+    def wake(team: str, deployment: str) -> None:
+        def later() -> None:  # the "replica" becomes ready a moment after the wake call
+            time.sleep(0.5)
+            current = store.get_document(ROUTES_KEY)[1]
+            current[f"{team}/{deployment}"] = {"replicas": [replicas[1].url], "scaled_to_zero": False,
+                                               "revision": 2}
+            publish(store, current)
+
+        threading.Thread(target=later, daemon=True).start()
+
+    controlplane.on_wake = wake
+    wakes_before = len(controlplane.wakes)
+    try:
+        url = gateway.url + "/endpoints/acme/sleepy/v2/models/tiny/infer"
+        time.sleep(0.5)  # let the gateway see the scaled-to-zero route
+        response = httpx.post(url, json=infer_body(), headers=auth("acme-key"), timeout=10)
+    finally:
+        controlplane.on_wake = None
+    assert response.status_code == 200, response.text
+    assert controlplane.wakes[wakes_before:] == [{"team": "acme", "deployment": "sleepy"}]
+
+
+def test_cold_start_timeout_is_503_with_retry_after(routed, gateway, store):
+    table = store.get_document(ROUTES_KEY)[1]
+    table["acme/never"] = {"replicas": [], "scaled_to_zero": True, "revision": 1}
+    publish(store, table)
+    time.sleep(0.5)
+    url = gateway.url + "/endpoints/acme/never/v2/models/tiny/infer"
+    response = httpx.post(url, json=infer_body(), headers=auth("acme-key"), timeout=10)  # gateway waits 3 s
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "cold_start_timeout"
+    assert response.headers["retry-after"]
+
+
+def test_metering_lands_in_the_store(routed, store):
+    key, token_key = meter_key("acme", "tiny"), token_meter_key("acme", "tiny", 11)
+    before, token_before = store.counters(key), store.counters(token_key)
+    for _ in range(5):
+        assert httpx.post(routed, json=infer_body(), headers=auth("acme-key")).status_code == 200
+
+    def grew():
+        now = store.counters(token_key)
+        return now if now.get("requests", 0) - token_before.get("requests", 0) >= 5 else None
+
+    after = wait_for(grew, 3.0)
+    assert after, store.counters(token_key)
+    assert after["status_2xx"] - token_before.get("status_2xx", 0) >= 5
+    assert after["bytes_in"] > token_before.get("bytes_in", 0)
+    assert after["bytes_out"] > token_before.get("bytes_out", 0)
+    assert after["latency_ms_le_60000"] - token_before.get("latency_ms_le_60000", 0) >= 5
+    assert store.counters(key)["requests"] >= after["requests"]
+    assert "meter:acme/tiny" in store.keys("meter:acme/")
+
+
+def test_gateway_metrics(routed, gateway):
+    text = httpx.get(gateway.url + "/metrics").text
+    assert 'gateway_requests_total{deployment="tiny",status="200",team="acme"}' in text
+    assert "gateway_request_duration_seconds_bucket" in text
+    assert 'gateway_auth_denied_total{status="401"}' in text
+    assert "gateway_requests_in_flight 0.0" in text  # every proxied request released its replica
+
+
+def test_killed_replica_is_routed_around(routed, replicas, onnx_model, workdir, store, gateway):
+    extra = ModelServer(onnx_model, "onnx", "tiny", workdir)
+    table = store.get_document(ROUTES_KEY)[1]
+    table["acme/pair"] = {"replicas": [replicas[0].url, extra.url], "scaled_to_zero": False, "revision": 1}
+    publish(store, table)
+    url = gateway.url + "/endpoints/acme/pair/v2/models/tiny/infer"
+    assert wait_for(lambda: httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code == 200, 2)
+    extra.kill()
+    try:
+        statuses = [httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code for _ in range(20)]
+    finally:
+        extra.stop()
+    assert statuses == [200] * 20
+    text = httpx.get(gateway.url + "/metrics").text
+    assert 'gateway_upstream_errors_total{reason="connect"}' in text  # the dead replica was tried
+
+
+def test_streaming_chat_through_gateway_and_token_metering(gateway, store, llama_server, controlplane):
+    table = store.get_document(ROUTES_KEY)[1] or {}
+    table["acme/chat"] = {"replicas": [llama_server.url], "scaled_to_zero": False, "revision": 1}
+    publish(store, table)
+    controlplane.issue("chat-key", team="acme", token_id=31)
+    url = gateway.url + "/endpoints/acme/chat/v1/chat/completions"
+    body = {"model": "llama", "messages": [{"role": "user", "content": "hello world"}], "max_tokens": 6,
+            "temperature": 0, "stream": True}
+    assert wait_for(lambda: httpx.get(gateway.url + "/endpoints/acme/chat/v1/models",
+                                      headers=auth("chat-key")).status_code == 200, 2)
+    usage = None
+    with httpx.stream("POST", url, json=body, headers=auth("chat-key"), timeout=30) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in response.iter_lines() if line]
+    assert events[-1] == "data: [DONE]"
+    for event in events[:-1]:
+        chunk = json.loads(event.removeprefix("data: "))
+        usage = chunk.get("usage") or usage
+    key = token_meter_key("acme", "chat", 31)
+    counters = wait_for(lambda: store.counters(key).get("tokens_out") and store.counters(key), 3.0)
+    assert counters, store.counters(key)
+    assert counters["tokens_in"] == usage["prompt_tokens"]
+    assert counters["tokens_out"] == usage["completion_tokens"]
