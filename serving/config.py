@@ -35,6 +35,12 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"error: environment variable {name}={raw!r} is not an integer") from None
 
 
+def uvicorn_options() -> dict[str, str]:
+    """Event loop and HTTP parser for both programs. ``auto`` takes uvloop and httptools when
+    they are installed (they are pinned in pyproject.toml) and falls back to asyncio and h11."""
+    return {"loop": env_str("SERVING_EVENT_LOOP", "auto"), "http": env_str("SERVING_HTTP_PARSER", "auto")}
+
+
 @dataclass(frozen=True, slots=True)
 class GatewaySettings:
     controlplane_url: str

@@ -18,7 +18,7 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 
-import httpx
+import aiohttp
 
 from serving.store import ROUTES_KEY, Store
 
@@ -151,14 +151,15 @@ class RouteWatcher:
 class HealthChecker:
     """Probes each replica's readiness every ``interval`` seconds."""
 
-    def __init__(self, table: RouteTable, client: httpx.AsyncClient, *, interval: float) -> None:
-        self.table, self.client, self.interval = table, client, interval
+    def __init__(self, table: RouteTable, session: aiohttp.ClientSession, *, interval: float) -> None:
+        self.table, self.session, self.interval = table, session, interval
+        self._timeout = aiohttp.ClientTimeout(total=min(2.0, interval * 2))
 
     async def probe(self, replica: Replica) -> None:
         try:
-            response = await self.client.get(replica.url + HEALTH_PATH, timeout=min(2.0, self.interval * 2))
-            ok = response.status_code == 200
-        except httpx.HTTPError:
+            async with self.session.get(replica.url + HEALTH_PATH, timeout=self._timeout) as response:
+                ok = response.status == 200
+        except (aiohttp.ClientError, TimeoutError):
             ok = False
         if ok:
             self.table.mark_up(replica)

@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from serving.batching import DynamicBatcher
-from serving.config import ServerSettings, server_settings
+from serving.config import ServerSettings, server_settings, uvicorn_options
 from serving.errors import EXCEPTION_HANDLERS, ApiError
 from serving.metrics import RequestMetricsMiddleware, metrics_endpoint, request_metrics
 
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                      batch_window_ms=args.batch_window_ms, settings=server_settings(), registry=registry)
     app = build_app(host, registry)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=5)
+                            lifespan="on", timeout_graceful_shutdown=5, **uvicorn_options())
     server = uvicorn.Server(config)
 
     def shutdown() -> None:

@@ -1,0 +1,263 @@
+"""Data-plane benchmark on one tiny ONNX model, in one run, on 127.0.0.1 only.
+
+    PYTHONPATH=. python bench/serving.py [--duration 3] [--concurrency 16]
+
+Prints three comparisons, each against a baseline measured in the same run:
+
+1. through the gateway versus straight to the replica: requests/s and p50/p99, at one client
+   (latency: the gateway's added p50) and at ``--concurrency`` clients (throughput ratio);
+   the replica runs without batching so the gateway's own cost is what differs;
+2. dynamic batching (32 rows, 5 ms) versus none, 32 concurrent clients straight to a replica;
+3. the model server's best throughput versus a bare ``session.run`` loop in this process.
+
+The load generator speaks HTTP/1.1 over raw asyncio streams with keep-alive: a full client
+library costs more CPU per request than the servers it measures, and on a small machine the
+generator shares the cores with the processes under test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from serving.store import ROUTES_KEY, SqliteStore  # noqa: E402
+
+SECRET = "bench-secret"
+TOKEN = "bench-token"
+IN_FEATURES, HIDDEN, OUT_FEATURES = 64, 256, 16
+
+
+def build_model(path: Path) -> Path:
+    """A two-layer MLP with a free batch dimension: tiny, but with enough arithmetic per row
+    that batching has something to amortise."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((IN_FEATURES, HIDDEN)).astype(np.float32) * 0.1, "W1"),
+        numpy_helper.from_array(np.zeros(HIDDEN, np.float32), "B1"),
+        numpy_helper.from_array(rng.standard_normal((HIDDEN, OUT_FEATURES)).astype(np.float32) * 0.1, "W2"),
+        numpy_helper.from_array(np.zeros(OUT_FEATURES, np.float32), "B2"),
+    ]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W1", "B1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Gemm", ["r", "W2", "B2"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", IN_FEATURES])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", OUT_FEATURES])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env},
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{args} exited:\n{log.read_text()}")
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{args} never became ready:\n{log.read_text()}")
+
+
+def introspection_stand_in() -> ThreadingHTTPServer:
+    """Answers the gateway's token introspection like the control plane would."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            ok = self.headers.get("x-gateway-secret") == SECRET and body.get("token") == TOKEN
+            answer = {"active": True, "token_id": 1, "team": "bench", "scopes": ["invoke"], "expires_at": None}
+            data = json.dumps(answer if ok else {"active": False}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+# -- load generator ---------------------------------------------------------------------------
+
+def http_request(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
+             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _client(port: int, request: bytes, deadline: float, latencies: list[float], errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if head[9:12] != b"200":
+                errors.append(int(head[9:12]))
+    finally:
+        writer.close()
+
+
+def load(port: int, request: bytes, clients: int, seconds: float) -> dict:
+    """``clients`` closed-loop connections for ``seconds`` (after a short warm-up)."""
+    async def run(duration: float) -> tuple[list[float], list[int], float]:
+        latencies: list[float] = []
+        errors: list[int] = []
+        started = time.perf_counter()
+        deadline = started + duration
+        await asyncio.gather(*(_client(port, request, deadline, latencies, errors) for _ in range(clients)))
+        return latencies, errors, time.perf_counter() - started
+
+    asyncio.run(run(min(1.0, seconds / 3)))  # warm connections, caches and the batcher
+    latencies, errors, elapsed = asyncio.run(run(seconds))
+    if errors:
+        raise SystemExit(f"{len(errors)} requests failed, e.g. status {errors[0]}")
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2] * 1000,
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "n": len(latencies),
+    }
+
+
+def bare_loop(model: Path, row: np.ndarray, seconds: float) -> float:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    for _ in range(200):
+        session.run(None, {"x": row})
+    count, started = 0, time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:  # bounded by time
+        for _ in range(100):
+            session.run(None, {"x": row})
+        count += 100
+    return count / (time.perf_counter() - started)
+
+
+def fmt(result: dict) -> str:
+    return f"{result['rps']:8.0f} req/s   p50 {result['p50']:6.2f} ms   p99 {result['p99']:6.2f} ms   (n={result['n']})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument("--concurrency", type=int, default=16, help="clients for the gateway throughput run")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    model = build_model(workdir / "mlp.onnx")
+    row = np.random.default_rng(1).standard_normal((1, IN_FEATURES)).astype(np.float32)
+    body = json.dumps({"inputs": [{"name": "x", "shape": [1, IN_FEATURES], "datatype": "FP32",
+                                   "data": row.ravel().tolist()}]}).encode()
+    procs: list[subprocess.Popen] = []
+    plane = introspection_stand_in()
+    try:
+        ports = {"plain": free_port(), "batched": free_port(), "gateway": free_port()}
+        for name, extra in (("plain", ["--max-batch-size", "1"]), ("batched", ["--max-batch-size", "32",
+                                                                               "--batch-window-ms", "5"])):
+            procs.append(start(["-m", "serving.server", "--model", str(model), "--format", "onnx", "--name", "mlp",
+                                "--port", str(ports[name]), *extra], {},
+                               f"http://127.0.0.1:{ports[name]}/v2/health/ready", workdir / f"{name}.log"))
+        store_path = workdir / "dataplane.sqlite3"
+        SqliteStore(store_path).set_document(ROUTES_KEY, {
+            "bench/mlp": {"replicas": [f"http://127.0.0.1:{ports['plain']}"], "scaled_to_zero": False, "revision": 1}})
+        procs.append(start(["-m", "serving.gateway", "--port", str(ports["gateway"])], {
+            "CONTROLPLANE_URL": f"http://127.0.0.1:{plane.server_address[1]}", "GATEWAY_SHARED_SECRET": SECRET,
+            "DATAPLANE_STORE_PATH": str(store_path), "REDIS_URL": ""},
+            f"http://127.0.0.1:{ports['gateway']}/readyz", workdir / "gateway.log"))
+
+        direct = http_request(ports["plain"], "/v2/models/mlp/infer", body, {})
+        via = http_request(ports["gateway"], "/endpoints/bench/mlp/v2/models/mlp/infer", body,
+                           {"Authorization": f"Bearer {TOKEN}"})
+        batched = http_request(ports["batched"], "/v2/models/mlp/infer", body, {})
+        d = args.duration
+        cpus = os.cpu_count()
+        print(f"bench/serving.py: tiny ONNX MLP {IN_FEATURES}->{HIDDEN}->{OUT_FEATURES}, one row per request, "
+              f"{cpus} CPU cores shared by load generator, gateway and replicas, {d:g} s per run\n")
+
+        print("(1) gateway versus straight to the replica (replica without batching)")
+        d1, g1 = load(ports["plain"], direct, 1, d), load(ports["gateway"], via, 1, d)
+        print(f"    1 client   direct : {fmt(d1)}")
+        print(f"    1 client   gateway: {fmt(g1)}")
+        dn, gn = load(ports["plain"], direct, args.concurrency, d), load(ports["gateway"], via, args.concurrency, d)
+        print(f"    {args.concurrency:2d} clients direct : {fmt(dn)}")
+        print(f"    {args.concurrency:2d} clients gateway: {fmt(gn)}")
+        print(f"    throughput ratio gateway/direct: {g1['rps'] / d1['rps']:.2f} at 1 client, "
+              f"{gn['rps'] / dn['rps']:.2f} at {args.concurrency} clients (goal >= 0.85)")
+        print(f"    added p50: {g1['p50'] - d1['p50']:+.2f} ms at 1 client, {gn['p50'] - dn['p50']:+.2f} ms at "
+              f"{args.concurrency} clients (goal <= 1 ms)\n")
+
+        print("(2) dynamic batching versus none, 32 concurrent clients, straight to the replica")
+        nb, yb = load(ports["plain"], direct, 32, d), load(ports["batched"], batched, 32, d)
+        print(f"    no batching        : {fmt(nb)}")
+        print(f"    batching (32, 5 ms): {fmt(yb)}")
+        print(f"    throughput ratio batched/unbatched: {yb['rps'] / nb['rps']:.2f}\n")
+
+        print("(3) model server versus a bare session.run loop in one process (the limit)")
+        bare = bare_loop(model, row, d)
+        best_name, best = max((("no batching", nb), ("batching", yb), ("no batching, 16 clients", dn)),
+                              key=lambda item: item[1]["rps"])
+        print(f"    bare session.run   : {bare:8.0f} runs/s (one row each, one thread)")
+        print(f"    model server       : {best['rps']:8.0f} req/s ({best_name}, over HTTP + JSON)")
+        print(f"    ratio server/bare  : {best['rps'] / bare:.3f}")
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        plane.shutdown()
+
+
+if __name__ == "__main__":
+    main()
