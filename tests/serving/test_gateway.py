@@ -251,3 +251,21 @@ def test_streaming_chat_through_gateway_and_token_metering(gateway, store, llama
     assert counters, store.counters(key)
     assert counters["tokens_in"] == usage["prompt_tokens"]
     assert counters["tokens_out"] == usage["completion_tokens"]
+
+
+def test_client_hanging_up_mid_stream_releases_everything(gateway, store, llama_server, controlplane):
+    table = store.get_document(ROUTES_KEY)[1] or {}
+    table["acme/chat2"] = {"replicas": [llama_server.url], "scaled_to_zero": False, "revision": 1}
+    publish(store, table)
+    controlplane.issue("chat2-key", team="acme", token_id=32)
+    base = gateway.url + "/endpoints/acme/chat2"
+    assert wait_for(lambda: httpx.get(base + "/v1/models", headers=auth("chat2-key")).status_code == 200, 2)
+    body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 200, "stream": True}
+    with httpx.stream("POST", base + "/v1/chat/completions", json=body, headers=auth("chat2-key"),
+                      timeout=30) as response:
+        assert response.status_code == 200
+        next(response.iter_lines())  # the first event arrived; now hang up
+    in_flight_zero = wait_for(lambda: "gateway_requests_in_flight 0.0" in httpx.get(gateway.url + "/metrics").text, 5)
+    assert in_flight_zero
+    idle = wait_for(lambda: "serving_queue_depth 0.0" in httpx.get(llama_server.url + "/metrics").text, 10)
+    assert idle, "the replica kept generating for a client that had gone"

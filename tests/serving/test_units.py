@@ -146,3 +146,23 @@ def test_pick_prefers_fewest_outstanding_and_skips_unhealthy():
     table.load(2, {"t/d": {"replicas": ["http://b"]}})
     assert table.get("t", "d").replicas[0] is b and not b.healthy  # state survives a reload
     assert table.get("bad", "") is None
+
+
+@pytest.mark.asyncio
+async def test_health_checker_takes_replicas_out_and_back(onnx_server):
+    import aiohttp
+
+    from serving.routing import HealthChecker
+    from tests.serving.conftest import free_port
+
+    table = RouteTable()
+    dead = f"http://127.0.0.1:{free_port()}"
+    table.load(1, {"t/d": {"replicas": [onnx_server.url, dead]}})
+    live_replica, dead_replica = table.get("t", "d").replicas
+    async with aiohttp.ClientSession() as session:
+        checker = HealthChecker(table, session, interval=0.5)
+        await asyncio.gather(*(checker.probe(r) for r in table.replicas()))
+        assert live_replica.healthy and not dead_replica.healthy
+        dead_replica.url = onnx_server.url  # the replica "comes back"
+        await checker.probe(dead_replica)
+        assert dead_replica.healthy
