@@ -214,6 +214,9 @@ class Gateway:
         except ApiError as exc:
             self.metrics.denied.labels(str(exc.status)).inc()
             raise
+        if self.table.get(team, deployment) is None:
+            # Checked before metering so that made-up names never create meter keys.
+            raise not_found(team, deployment)
         # From here on the caller is a member of the team: everything is metered to them.
         body = await request.body()
         record = _Recorder(self, team, deployment, info.token_id, started, len(body))

@@ -170,7 +170,12 @@ class _Generator:
             self.cancelled.set()  # the client hung up (or we are done): stop sampling
 
     def _run(self, emit) -> Generation:
-        return self.host.model.generate(self.prompt_ids, self.params, emit=emit, cancelled=self.cancelled)
+        result = self.host.model.generate(self.prompt_ids, self.params, emit=emit, cancelled=self.cancelled)
+        # Counted here, in the worker, so a generation cut short by a hung-up client still counts
+        # the tokens it produced (prometheus counters are thread-safe).
+        self.host.tokens.labels(direction="in").inc(len(self.prompt_ids))
+        self.host.tokens.labels(direction="out").inc(result.completion_tokens)
+        return result
 
 
 def routes(host) -> list[Route]:
@@ -244,7 +249,6 @@ def routes(host) -> list[Route]:
 
         if not stream:
             result = await generator.complete()
-            count(len(prompt_ids), result.completion_tokens)
             return JSONResponse({
                 "id": ident, "object": kind, "created": created, "model": host.name,
                 "choices": [choice(result.text, result.finish_reason)],
@@ -266,7 +270,6 @@ def routes(host) -> list[Route]:
                         yield chunk([choice(item, None)])
                         continue
                     usage = _usage(len(prompt_ids), item.completion_tokens)
-                    count(len(prompt_ids), item.completion_tokens)
                     yield chunk([choice(None, item.finish_reason)], usage=usage)
                     if options.get("include_usage"):
                         yield chunk([], usage=usage)

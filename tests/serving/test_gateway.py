@@ -116,10 +116,12 @@ def test_introspection_is_cached(routed, controlplane):
     assert controlplane.introspections - before <= 2
 
 
-def test_unknown_deployment_is_404(routed, gateway):
+def test_unknown_deployment_is_404(routed, gateway, store):
     response = httpx.get(gateway.url + "/endpoints/acme/nope/v2/health/ready", headers=auth("acme-key"))
     assert response.status_code == 404
     assert "'nope'" in response.json()["error"]["message"]
+    time.sleep(0.5)  # two meter flushes
+    assert not [key for key in store.keys("meter:acme/nope")], "made-up deployments must not create meters"
 
 
 def test_new_route_is_used_within_1_second(routed, gateway, store, replicas):
