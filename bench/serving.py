@@ -144,8 +144,19 @@ async def _client(port: int, request: bytes, deadline: float, latencies: list[fl
         writer.close()
 
 
-def load(port: int, request: bytes, clients: int, seconds: float) -> dict:
-    """``clients`` closed-loop connections for ``seconds`` (after a short warm-up)."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc): unlike requests/s it does not move
+    when something else on the machine takes the cores."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(port: int, request: bytes, clients: int, seconds: float, watch: dict[str, int] | None = None) -> dict:
+    """``clients`` closed-loop connections for ``seconds`` (after a short warm-up); with
+    ``watch`` ({label: pid}), also the CPU each process spent per request."""
     async def run(duration: float) -> tuple[list[float], list[int], float]:
         latencies: list[float] = []
         errors: list[int] = []
@@ -155,7 +166,9 @@ def load(port: int, request: bytes, clients: int, seconds: float) -> dict:
         return latencies, errors, time.perf_counter() - started
 
     asyncio.run(run(min(1.0, seconds / 3)))  # warm connections, caches and the batcher
+    before = {label: cpu_seconds(pid) for label, pid in (watch or {}).items()}
     latencies, errors, elapsed = asyncio.run(run(seconds))
+    after = {label: cpu_seconds(pid) for label, pid in (watch or {}).items()}
     if errors:
         raise SystemExit(f"{len(errors)} requests failed, e.g. status {errors[0]}")
     latencies.sort()
@@ -164,6 +177,8 @@ def load(port: int, request: bytes, clients: int, seconds: float) -> dict:
         "p50": latencies[len(latencies) // 2] * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "n": len(latencies),
+        "cpu_us": {label: (after[label] - before[label]) / len(latencies) * 1e6
+                   for label in before if before[label] is not None and after[label] is not None},
     }
 
 
@@ -183,7 +198,9 @@ def bare_loop(model: Path, row: np.ndarray, seconds: float) -> float:
 
 
 def fmt(result: dict) -> str:
-    return f"{result['rps']:8.0f} req/s   p50 {result['p50']:6.2f} ms   p99 {result['p99']:6.2f} ms   (n={result['n']})"
+    cpu = "".join(f"   {label} CPU {us:4.0f} us/req" for label, us in result["cpu_us"].items())
+    return (f"{result['rps']:8.0f} req/s   p50 {result['p50']:6.2f} ms   p99 {result['p99']:6.2f} ms"
+            f"   (n={result['n']}){cpu}")
 
 
 def main() -> None:
@@ -224,16 +241,27 @@ def main() -> None:
               f"{cpus} CPU cores shared by load generator, gateway and replicas, {d:g} s per run\n")
 
         print("(1) gateway versus straight to the replica (replica without batching)")
-        d1, g1 = load(ports["plain"], direct, 1, d), load(ports["gateway"], via, 1, d)
+        replica_pid, gateway_pid = procs[0].pid, procs[2].pid
+        direct_watch = {"replica": replica_pid, "client": os.getpid()}
+        via_watch = {"replica": replica_pid, "gateway": gateway_pid, "client": os.getpid()}
+        d1, g1 = load(ports["plain"], direct, 1, d, direct_watch), load(ports["gateway"], via, 1, d, via_watch)
         print(f"    1 client   direct : {fmt(d1)}")
         print(f"    1 client   gateway: {fmt(g1)}")
-        dn, gn = load(ports["plain"], direct, args.concurrency, d), load(ports["gateway"], via, args.concurrency, d)
+        dn = load(ports["plain"], direct, args.concurrency, d, direct_watch)
+        gn = load(ports["gateway"], via, args.concurrency, d, via_watch)
         print(f"    {args.concurrency:2d} clients direct : {fmt(dn)}")
         print(f"    {args.concurrency:2d} clients gateway: {fmt(gn)}")
         print(f"    throughput ratio gateway/direct: {g1['rps'] / d1['rps']:.2f} at 1 client, "
               f"{gn['rps'] / dn['rps']:.2f} at {args.concurrency} clients (goal >= 0.85)")
         print(f"    added p50: {g1['p50'] - d1['p50']:+.2f} ms at 1 client, {gn['p50'] - dn['p50']:+.2f} ms at "
-              f"{args.concurrency} clients (goal <= 1 ms)\n")
+              f"{args.concurrency} clients (goal <= 1 ms)")
+        if gn["cpu_us"].get("gateway") and dn["cpu_us"].get("replica"):
+            # CPU time does not move when something else on the machine takes the cores, so it
+            # is the steadier figure for comparing gateway versions.
+            print(f"    CPU per request at {args.concurrency} clients: gateway {gn['cpu_us']['gateway']:.0f} us, "
+                  f"replica {dn['cpu_us']['replica']:.0f} us, load generator {dn['cpu_us']['client']:.0f} us "
+                  f"(each program is one event loop, so each tops out near one core)")
+        print()
 
         print("(2) dynamic batching versus none, 32 concurrent clients, straight to the replica")
         nb, yb = load(ports["plain"], direct, 32, d), load(ports["batched"], batched, 32, d)

@@ -232,9 +232,7 @@ class Gateway:
 
     async def _forward(self, request: Request, team: str, deployment: str, body: bytes,
                        record: _Recorder) -> Response:
-        path = request.path_params.get("path", "")
-        query = request.url.query
-        target = "/" + path + ("?" + query if query else "")
+        target = _upstream_target(request.scope)
         headers = [(k, v) for k, v in request.headers.items() if k not in _DROP_REQUEST]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         headers.append(("x-request-id", request_id))
@@ -395,13 +393,50 @@ class _Recorder:
                                   tokens_in=tokens_in, tokens_out=tokens_out)
 
 
+def _upstream_target(scope) -> str:
+    """The path after ``/endpoints/{team}/{deployment}`` plus the query, still percent-encoded
+    as the client sent it (``a%2Fb`` must not become ``a/b`` on the way to the replica)."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope["path"]
+    rest = path.split("/", 4)[4] if path.count("/") >= 4 else ""
+    query = scope.get("query_string", b"").decode("latin-1")
+    return "/" + rest + ("?" + query if query else "")
+
+
+class _Front:
+    """Sends ``/endpoints/{team}/{deployment}/...`` straight to the proxy and everything else
+    (health, metrics, lifespan) through Starlette. The proxy is the hot path: skipping the
+    router and two exception middlewares is a measurable share of the gateway's CPU per request."""
+
+    def __init__(self, app: Starlette, gateway: Gateway) -> None:
+        self.app, self.gateway = app, gateway
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/endpoints/"):
+            parts = scope["path"].split("/", 4)  # "", "endpoints", team, deployment, rest
+            if len(parts) >= 4 and parts[2] and parts[3]:
+                scope["path_params"] = {"team": parts[2], "deployment": parts[3]}
+                try:
+                    response = await self.gateway.proxy(Request(scope, receive))
+                except ApiError as exc:
+                    response = error_response(exc.status, exc.code, exc.message, field=exc.field,
+                                              headers=exc.headers)
+                except Exception:
+                    logger.exception("serving.gateway.proxy_failed")
+                    response = error_response(500, "internal_error", "the gateway failed to proxy the request")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _bad_gateway(exc: Exception) -> ApiError:
     return ApiError(502, "upstream_unavailable", f"the replica failed while handling the request "
                                                  f"({type(exc).__name__}); it has been taken out of rotation",
                     headers={"Retry-After": "1"})
 
 
-def create_app(settings: GatewaySettings | None = None, store: Store | None = None) -> Starlette:
+def create_app(settings: GatewaySettings | None = None, store: Store | None = None) -> _Front:
     """The gateway as an ASGI app (also mountable beside Django under one port)."""
     settings = settings or gateway_settings()
     store = store or open_store()
@@ -425,31 +460,34 @@ def create_app(settings: GatewaySettings | None = None, store: Store | None = No
         finally:
             await gateway.stop()
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint(registry)),
-            Route("/endpoints/{team}/{deployment}/{path:path}", gateway.proxy, methods=methods),
-            Route("/endpoints/{team}/{deployment}", gateway.proxy, methods=methods),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.gateway = gateway
-    return app
+    return _Front(app, gateway)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.gateway", description="Serve the gateway.")
     parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "1")),
+                        help="worker processes; one event loop tops out near one core")
     parser.add_argument("--log-level", default=os.environ.get("SERVING_LOG_LEVEL", "warning"))
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    app = create_app()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, lifespan="on",
+    # Each worker builds its own app (factory): its own replica pool, token cache and meter,
+    # all adding to the same store, so metering stays exact with any number of workers.
+    uvicorn.run("serving.gateway:create_app", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level, access_log=False, lifespan="on",
                 timeout_graceful_shutdown=10, **uvicorn_options())
     return 0
 
