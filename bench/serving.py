@@ -42,29 +42,29 @@ from serving.store import ROUTES_KEY, SqliteStore  # noqa: E402
 
 SECRET = "bench-secret"
 TOKEN = "bench-token"
-IN_FEATURES, HIDDEN, OUT_FEATURES = 64, 256, 16
-
-
-def build_model(path: Path) -> Path:
-    """A two-layer MLP with a free batch dimension: tiny, but with enough arithmetic per row
-    that batching has something to amortise."""
+def build_model(path: Path, in_features: int, hidden: int, out_features: int) -> Path:
+    """A two-layer MLP with a free batch dimension. The default (256->1024->256, 0.5 M
+    parameters, 2 MB) is tiny but does enough arithmetic per row for batching to have
+    something to amortise; ``--mlp 64,256,16`` runs in microseconds and measures the HTTP
+    stack alone, the hardest case for the gateway's ratio."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     inits = [
-        numpy_helper.from_array(rng.standard_normal((IN_FEATURES, HIDDEN)).astype(np.float32) * 0.1, "W1"),
-        numpy_helper.from_array(np.zeros(HIDDEN, np.float32), "B1"),
-        numpy_helper.from_array(rng.standard_normal((HIDDEN, OUT_FEATURES)).astype(np.float32) * 0.1, "W2"),
-        numpy_helper.from_array(np.zeros(OUT_FEATURES, np.float32), "B2"),
+        numpy_helper.from_array(rng.standard_normal((in_features, hidden)).astype(np.float32) * 0.1, "W1"),
+        numpy_helper.from_array(np.zeros(hidden, np.float32), "B1"),
+        numpy_helper.from_array(rng.standard_normal((hidden, out_features)).astype(np.float32) * 0.1, "W2"),
+        numpy_helper.from_array(np.zeros(out_features, np.float32), "B2"),
     ]
     nodes = [
         helper.make_node("Gemm", ["x", "W1", "B1"], ["h"]),
         helper.make_node("Relu", ["h"], ["r"]),
         helper.make_node("Gemm", ["r", "W2", "B2"], ["y"]),
     ]
-    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", IN_FEATURES])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", OUT_FEATURES])], inits)
+    graph = helper.make_graph(nodes, "mlp",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", in_features])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", out_features])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -207,12 +207,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, default=16, help="clients for the gateway throughput run")
+    parser.add_argument("--mlp", default="256,1024,256",
+                        help="input,hidden,output widths of the MLP (64,256,16: almost no compute per row)")
     args = parser.parse_args()
+    in_features, hidden, out_features = (int(v) for v in args.mlp.split(","))
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))
-    model = build_model(workdir / "mlp.onnx")
-    row = np.random.default_rng(1).standard_normal((1, IN_FEATURES)).astype(np.float32)
-    body = json.dumps({"inputs": [{"name": "x", "shape": [1, IN_FEATURES], "datatype": "FP32",
+    model = build_model(workdir / "mlp.onnx", in_features, hidden, out_features)
+    row = np.random.default_rng(1).standard_normal((1, in_features)).astype(np.float32)
+    body = json.dumps({"inputs": [{"name": "x", "shape": [1, in_features], "datatype": "FP32",
                                    "data": row.ravel().tolist()}]}).encode()
     procs: list[subprocess.Popen] = []
     plane = introspection_stand_in()
@@ -237,7 +240,9 @@ def main() -> None:
         batched = http_request(ports["batched"], "/v2/models/mlp/infer", body, {})
         d = args.duration
         cpus = os.cpu_count()
-        print(f"bench/serving.py: tiny ONNX MLP {IN_FEATURES}->{HIDDEN}->{OUT_FEATURES}, one row per request, "
+        params = in_features * hidden + hidden + hidden * out_features + out_features
+        print(f"bench/serving.py: tiny ONNX MLP {in_features}->{hidden}->{out_features} ({params / 1e6:.2f} M "
+              f"parameters), one row per request, "
               f"{cpus} CPU cores shared by load generator, gateway and replicas, {d:g} s per run\n")
 
         print("(1) gateway versus straight to the replica (replica without batching)")

@@ -76,6 +76,7 @@ def gateway_settings() -> GatewaySettings:
 class ServerSettings:
     device: str
     ort_intra_op_threads: int
+    ort_spin: bool
     max_queue: int
 
 
@@ -84,6 +85,10 @@ def server_settings() -> ServerSettings:
         device=env_str("SERVING_DEVICE", "auto"),
         # 0 lets onnxruntime pick (one thread per core).
         ort_intra_op_threads=env_int("SERVING_ORT_THREADS", 0),
+        # onnxruntime's worker threads busy-wait between ops by default. On a host or pod whose
+        # cores are shared (other replicas, the gateway, a CPU limit) that spinning burns the
+        # CPU others need: on bench/serving.py it doubled the replica's CPU per request.
+        ort_spin=env_int("SERVING_ORT_SPIN", 0) == 1,
         # Beyond this many waiting requests the server answers 503 instead of queueing forever.
         max_queue=env_int("SERVING_MAX_QUEUE", 1024),
     )

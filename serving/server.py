@@ -85,7 +85,7 @@ class ModelHost:
             from serving.runtimes.onnx import OnnxModel
 
             return OnnxModel(self.path, device=self.settings.device,
-                             intra_op_threads=self.settings.ort_intra_op_threads)
+                             intra_op_threads=self.settings.ort_intra_op_threads, spin=self.settings.ort_spin)
         from serving.runtimes.hf import HfModel
 
         return HfModel(self.path, device=self.settings.device)

@@ -55,7 +55,8 @@ class OnnxModel:
 
     platform = "onnxruntime_onnx"
 
-    def __init__(self, path: str | Path, *, device: str = "auto", intra_op_threads: int = 0) -> None:
+    def __init__(self, path: str | Path, *, device: str = "auto", intra_op_threads: int = 0,
+                 spin: bool = False) -> None:
         path = Path(path)
         if path.is_dir():
             candidates = sorted(path.glob("*.onnx"))
@@ -67,6 +68,9 @@ class OnnxModel:
         options = ort.SessionOptions()
         if intra_op_threads > 0:
             options.intra_op_num_threads = intra_op_threads
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers_for(device))
         self.inputs = {arg.name: _spec(arg) for arg in self.session.get_inputs()}
         self.outputs = {arg.name: _spec(arg) for arg in self.session.get_outputs()}
