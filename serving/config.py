@@ -8,7 +8,12 @@ subprocess and nothing else.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from dataclasses import dataclass
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str) -> str:
@@ -35,6 +40,36 @@ def env_int(name: str, default: int) -> int:
         raise SystemExit(f"error: environment variable {name}={raw!r} is not an integer") from None
 
 
+def var_dir() -> Path:
+    """Where the embedded defaults keep their files: the control plane's ``CONTROLPLANE_VAR_DIR``
+    (default ``var/`` at the repository root), so both sides find the same files whatever
+    directory they were started from."""
+    return Path(env_str("CONTROLPLANE_VAR_DIR", str(REPO_DIR / "var")))
+
+
+def gateway_shared_secret() -> str:
+    """``GATEWAY_SHARED_SECRET``, or else the secret the control plane keeps in
+    ``var/gateway-secret`` (made here first if the gateway starts before it), so a fresh clone
+    runs with no configuration and no well-known default secret."""
+    value = env_str("GATEWAY_SHARED_SECRET", "")
+    if value:
+        return value
+    path = var_dir() / "gateway-secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x") as handle:  # "x": never overwrite the control plane's secret
+            handle.write(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    except FileExistsError:
+        pass
+    for _ in range(50):  # the other side may have created the file and not yet written it
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise SystemExit(f"error: {path} is empty; set GATEWAY_SHARED_SECRET")
+
+
 def uvicorn_options() -> dict[str, str]:
     """Event loop and HTTP parser for both programs. ``auto`` takes uvloop and httptools when
     they are installed (they are pinned in pyproject.toml) and falls back to asyncio and h11."""
@@ -57,7 +92,7 @@ class GatewaySettings:
 def gateway_settings() -> GatewaySettings:
     return GatewaySettings(
         controlplane_url=env_str("CONTROLPLANE_URL", "http://127.0.0.1:8000").rstrip("/"),
-        shared_secret=env_str("GATEWAY_SHARED_SECRET", ""),
+        shared_secret=gateway_shared_secret(),
         # Revocation must take effect within 5 s; 2 s of caching keeps the control plane out of
         # the hot path while leaving room for one slow introspection round trip.
         auth_cache_seconds=env_float("GATEWAY_AUTH_CACHE_SECONDS", 2.0),

@@ -109,9 +109,6 @@ class Gateway:
         self._wakes: dict[str, asyncio.Task] = {}
 
     async def start(self) -> None:
-        if not self.settings.shared_secret:
-            logger.warning("serving.gateway.no_shared_secret: GATEWAY_SHARED_SECRET is empty; the control plane "
-                           "will likely refuse introspection and every request will get 503")
         connector = aiohttp.TCPConnector(
             limit=self.settings.max_connections, limit_per_host=0,
             # Below uvicorn's 5 s keep-alive, so we never reuse a connection the replica is

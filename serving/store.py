@@ -4,7 +4,7 @@ One small interface, :class:`Store`, with two implementations:
 
 * :class:`RedisStore` when ``REDIS_URL`` is set;
 * :class:`SqliteStore`, an embedded SQLite file (``DATAPLANE_STORE_PATH``, default
-  ``var/dataplane.sqlite3``) in WAL mode, safe to use from several processes at once, so the
+  ``dataplane.sqlite3`` in the control plane's ``var/`` directory) in WAL mode, safe to use from several processes at once, so the
   product runs with no Redis at all.
 
 Two kinds of data live here:
@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 ROUTES_KEY = "gateway:routes"
-DEFAULT_SQLITE_PATH = "var/dataplane.sqlite3"
 
 
 class Store(Protocol):
@@ -89,7 +88,7 @@ class SqliteStore:
     used by two threads at once.
     """
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_SQLITE_PATH) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -263,8 +262,11 @@ class RedisStore:
 
 def open_store(*, redis_url: str | None = None, sqlite_path: str | None = None) -> Store:
     """The store the environment asks for: Redis when ``REDIS_URL`` (or ``redis_url``) is set,
-    otherwise the SQLite file at ``DATAPLANE_STORE_PATH`` (or ``sqlite_path``)."""
+    otherwise the SQLite file at ``DATAPLANE_STORE_PATH`` (or ``sqlite_path``), by default
+    ``dataplane.sqlite3`` in ``CONTROLPLANE_VAR_DIR`` (``var/`` at the repository root)."""
+    from serving.config import var_dir
+
     url = redis_url if redis_url is not None else os.environ.get("REDIS_URL", "")
     if url:
         return RedisStore(url)
-    return SqliteStore(sqlite_path or os.environ.get("DATAPLANE_STORE_PATH", DEFAULT_SQLITE_PATH))
+    return SqliteStore(sqlite_path or os.environ.get("DATAPLANE_STORE_PATH") or var_dir() / "dataplane.sqlite3")

@@ -166,3 +166,18 @@ async def test_health_checker_takes_replicas_out_and_back(onnx_server):
         dead_replica.url = onnx_server.url  # the replica "comes back"
         await checker.probe(dead_replica)
         assert dead_replica.healthy
+
+
+def test_shared_secret_comes_from_env_or_the_control_planes_file(tmp_path, monkeypatch):
+    from serving.config import gateway_shared_secret
+
+    monkeypatch.setenv("CONTROLPLANE_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("GATEWAY_SHARED_SECRET", "from-env")
+    assert gateway_shared_secret() == "from-env"
+    monkeypatch.delenv("GATEWAY_SHARED_SECRET")
+    (tmp_path / "gateway-secret").write_text("made-by-the-control-plane\n")
+    assert gateway_shared_secret() == "made-by-the-control-plane"
+    (tmp_path / "gateway-secret").unlink()
+    made = gateway_shared_secret()  # the gateway started first: it makes the file
+    assert len(made) > 40 and (tmp_path / "gateway-secret").read_text() == made
+    assert gateway_shared_secret() == made
