@@ -185,21 +185,26 @@ def store(store_path):
     store.close()
 
 
-@pytest.fixture(scope="session")
-def gateway(controlplane, store, store_path, workdir):
+def start_gateway(*, controlplane_url: str, secret: str, store_path: Path, log: Path) -> Process:
     port = free_port()
     env = {
-        "CONTROLPLANE_URL": controlplane.url,
-        "GATEWAY_SHARED_SECRET": SECRET,
+        "CONTROLPLANE_URL": controlplane_url,
+        "GATEWAY_SHARED_SECRET": secret,
         "DATAPLANE_STORE_PATH": str(store_path),
         "REDIS_URL": "",
         "GATEWAY_COLD_START_TIMEOUT": "3",
         "GATEWAY_HEALTH_INTERVAL_SECONDS": "0.5",
         "GATEWAY_METER_FLUSH_SECONDS": "0.2",
     }
-    process = Process(["-m", "serving.gateway", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                      log=workdir / "gateway.log")
+    process = Process(["-m", "serving.gateway", "--host", "127.0.0.1", "--port", str(port)], env=env, log=log)
     process.url = f"http://127.0.0.1:{port}"
     process.wait_ready(process.url + "/readyz")
+    return process
+
+
+@pytest.fixture(scope="session")
+def gateway(controlplane, store, store_path, workdir):
+    process = start_gateway(controlplane_url=controlplane.url, secret=SECRET, store_path=store_path,
+                            log=workdir / "gateway.log")
     yield process
     process.stop()

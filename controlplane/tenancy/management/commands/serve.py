@@ -9,15 +9,20 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the whole product in the foreground: web server, Celery worker and beat. Ctrl-C stops all."
+    help = ("Run the whole product in the foreground: web server, Celery worker and beat, and the "
+            "data-plane gateway. Ctrl-C stops all.")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--gateway-port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
 
-    def handle(self, *args, host, port, **options):
+    def handle(self, *args, host, port, gateway_port, **options):
         python = sys.executable
         bind = f"{host}:{port}"
+        # The gateway (serving/) calls back into this web server for token introspection and
+        # wake-ups; the secret and the store it finds on its own (var/ or REDIS_URL).
+        os.environ.setdefault("CONTROLPLANE_URL", f"http://{bind}")
         programs = {
             "web": [python, "-m", "gunicorn", "controlplane.wsgi", "--bind", bind, "--workers", "2",
                     "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
@@ -25,12 +30,14 @@ class Command(BaseCommand):
                        "--queues", "default,provisioning,metering,reports", "--concurrency", "2"],
             "beat": [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO",
                      "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "gateway": [python, "-m", "serving.gateway", "--host", host, "--port", str(gateway_port)],
         }
         children = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in programs.items()}
         broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker in var/"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         self.stdout.write(self.style.SUCCESS(
             f"\n  Control plane running at http://{bind}/  (API docs: http://{bind}/api/v1/docs/)\n"
+            f"  Gateway: http://{host}:{gateway_port}/endpoints/<team>/<deployment>/...\n"
             f"  database: {database}; broker: {broker}. Ctrl-C stops everything.\n"
         ))
         stopping = False
