@@ -113,7 +113,7 @@ def test_introspection_is_cached(routed, controlplane):
     before = controlplane.introspections
     for _ in range(20):
         assert httpx.post(routed, json=infer_body(), headers=auth("acme-key")).status_code == 200
-    assert controlplane.introspections - before <= 2
+    assert controlplane.introspections - before <= 5  # one per cache period, not one per request
 
 
 def test_unknown_deployment_is_404(routed, gateway, store):
