@@ -107,3 +107,9 @@ def moto_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    for the whole session, which asyncio tests collected after them cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
