@@ -1,3 +1,15 @@
 from .artifacts import ArtifactFile, ModelArtifact, RegistryPolicy, UploadSession
+from .deployments import Deployment, Event, ReplicaInterval, Revision
+from .targets import Target
 
-__all__ = ["ArtifactFile", "ModelArtifact", "RegistryPolicy", "UploadSession"]
+__all__ = [
+    "ArtifactFile",
+    "Deployment",
+    "Event",
+    "ModelArtifact",
+    "RegistryPolicy",
+    "ReplicaInterval",
+    "Revision",
+    "Target",
+    "UploadSession",
+]

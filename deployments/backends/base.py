@@ -1,0 +1,104 @@
+"""The contract between the reconciler and a backend.
+
+A backend makes one deployment's replicas match a DeploymentSpec (apply), reports what exists
+(observe), removes everything (delete), and names its own endpoint if it has one. Every call is
+idempotent and keyed by `spec.key`, so a reconcile that runs twice, or after a worker died
+half-way, never creates a second copy of anything."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+
+class BackendError(Exception):
+    """A backend call failed; the message is fit to show the user."""
+
+
+class TransientBackendError(BackendError):
+    """Worth retrying with backoff: timeouts, 429, 5xx, conflicts."""
+
+
+class PermanentBackendError(BackendError):
+    """Retrying cannot help (forbidden, invalid spec): the deployment fails with this message."""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConfig:
+    """What a backend knows of its Target: no ORM object crosses the boundary."""
+
+    name: str
+    kind: str
+    settings: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    key: str  # "<team>-<deployment>": DNS-safe, the idempotency key of every object a backend makes
+    team: str
+    deployment: str
+    revision: int
+    model_format: str  # onnx | huggingface
+    model_name: str
+    model_path: str  # a local folder for local targets; the storage URI for remote ones
+    model_sha256: str
+    replicas: int  # how many to run now (autoscaler, pin or min) for backends that do not scale themselves
+    min_replicas: int
+    max_replicas: int
+    gpu_type: str = ""  # "" runs on CPU
+    gpu_count: int = 0
+    scaling_metric: str = "concurrency"
+    scaling_target: float = 4.0
+    scale_up_window_s: int = 0
+    scale_down_window_s: int = 300
+    env: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaState:
+    id: str
+    revision: int
+    url: str
+    ready: bool
+    draining: bool = False
+    started_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BackendEvent:
+    """Something that happened between two observations (a crash, a restart, an unschedulable pod)."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    exists: bool
+    replicas: tuple[ReplicaState, ...] = ()
+    message: str = ""  # why it is not progressing, in words a user understands
+    events: tuple[BackendEvent, ...] = ()
+
+    def ready(self, revision: int | None = None) -> list[ReplicaState]:
+        return [r for r in self.replicas if r.ready and not r.draining and (revision is None or r.revision == revision)]
+
+    def serving_urls(self) -> list[str]:
+        """Replicas the gateway may route to: ready, and not being drained."""
+        return sorted(r.url for r in self.ready())
+
+
+class ProvisioningBackend(Protocol):
+    kind: ClassVar[str]
+
+    def __init__(self, target: TargetConfig) -> None: ...
+
+    def apply(self, spec: DeploymentSpec) -> None:
+        """Create or update towards the spec; repeatable. Rolls to a new revision without downtime."""
+
+    def observe(self, key: str) -> Observed: ...
+
+    def delete(self, key: str) -> None:
+        """Remove everything the deployment owns; succeeds when already absent."""
+
+    def endpoint(self, key: str) -> str | None:
+        """The backend's own URL for the deployment, or None when clients go through the gateway."""
