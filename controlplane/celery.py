@@ -26,6 +26,9 @@ app.conf.task_routes = {
     "tenancy.*": {"queue": Queue.DEFAULT},
     "deployments.inspect_artifact": {"queue": Queue.DEFAULT},
     "deployments.expire_uploads": {"queue": Queue.DEFAULT},
+    "deployments.reconcile_deployment": {"queue": Queue.PROVISIONING},
+    "deployments.reconcile_sweep": {"queue": Queue.PROVISIONING},
+    "deployments.autoscale": {"queue": Queue.PROVISIONING},
 }
 app.autodiscover_tasks(["controlplane.tenancy", "deployments", "billing", "monitoring"])
 
@@ -42,6 +45,18 @@ BEAT_SCHEDULE = {
         "task": "deployments.expire_uploads",
         "schedule": crontab(minute=41),
         "options": {"expires": 1800},
+    },
+    # Every 30 s: reconcile every live deployment, so drift (a crashed replica, a lost task) is repaired.
+    "deployments.reconcile_sweep": {
+        "task": "deployments.reconcile_sweep",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # Every AUTOSCALE_INTERVAL s (5): size local deployments from the gateway's counters.
+    "deployments.autoscale": {
+        "task": "deployments.autoscale",
+        "schedule": float(os.environ.get("AUTOSCALE_INTERVAL", "5")),
+        "options": {"expires": 4},
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

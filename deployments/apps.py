@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class DeploymentsConfig(AppConfig):
     name = "deployments"
     verbose_name = "Models and deployments"
+
+    def ready(self) -> None:
+        from deployments.backends import local  # noqa: F401  (registers the backend)

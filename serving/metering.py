@@ -37,6 +37,12 @@ def meter_key(team: str, deployment: str) -> str:
     return f"meter:{team}/{deployment}"
 
 
+def autoscale_key(team: str, deployment: str) -> str:
+    """The autoscaler's own copy of request counts and latency: billing pops the meter keys, so the
+    two readers must not share one."""
+    return f"autoscale:{team}/{deployment}"
+
+
 def token_meter_key(team: str, deployment: str, token_id: int | None) -> str:
     return f"meter:{team}/{deployment}:token:{token_id if token_id is not None else 'unknown'}"
 
@@ -118,6 +124,9 @@ class Meter:
                 fields["tokens_in"] += tokens_in
             if tokens_out:
                 fields["tokens_out"] += tokens_out
+        scaling = self._pending[autoscale_key(team, deployment)]
+        scaling["requests"] += 1
+        scaling["latency_us_sum"] += int(latency_s * 1_000_000)
 
     def _write(self, batch: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
         """Write each key's counts (one atomic step per key); return the keys not written."""

@@ -1,7 +1,7 @@
 """Settings for the control plane. Every value comes from the environment with an embedded default:
 with nothing set the product runs on SQLite, files under var/ and a filesystem broker."""
 
-from .env import BASE_DIR, env, secret_from_file
+from .env import BASE_DIR, VAR_DIR, env, secret_from_file  # noqa: F401  (VAR_DIR is a setting too)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or secret_from_file("django-secret-key")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -101,6 +101,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TargetKindEnum": "deployments.choices.TargetKind",
+        "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
+        "ArtifactStatusEnum": "deployments.choices.ArtifactStatus",
+        "CatalogItemKindEnum": "billing.choices.ItemKind",
+    },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"BearerToken": {"type": "http", "scheme": "bearer"}},
     },

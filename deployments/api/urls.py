@@ -12,3 +12,22 @@ urlpatterns = [
     path("teams/<slug:slug>/models/<int:pk>/complete", views.ModelCompleteApi.as_view(), name="model-complete"),
     path("teams/<slug:slug>/registry-policy", views.RegistryPolicyApi.as_view(), name="registry-policy"),
 ]
+
+from . import deployment_views as dv  # noqa: E402
+
+urlpatterns += [
+    path("targets/", dv.TargetsApi.as_view(), name="targets"),
+    path("teams/<slug:slug>/deployments/", dv.DeploymentsApi.as_view(), name="deployments"),
+    path("teams/<slug:slug>/deployments/<int:pk>/", dv.DeploymentDetailApi.as_view(), name="deployment-detail"),
+    path("teams/<slug:slug>/deployments/<int:pk>/scale", dv.DeploymentScaleApi.as_view(), name="deployment-scale"),
+    path("teams/<slug:slug>/deployments/<int:pk>/pin", dv.DeploymentPinApi.as_view(), name="deployment-pin"),
+    path("teams/<slug:slug>/deployments/<int:pk>/rollback", dv.DeploymentRollbackApi.as_view(),
+         name="deployment-rollback"),
+    path("teams/<slug:slug>/deployments/<int:pk>/stop", dv.DeploymentStopApi.as_view(), name="deployment-stop"),
+    path("teams/<slug:slug>/deployments/<int:pk>/start", dv.DeploymentStartApi.as_view(), name="deployment-start"),
+    path("teams/<slug:slug>/deployments/<int:pk>/revisions/", dv.DeploymentRevisionsApi.as_view(),
+         name="deployment-revisions"),
+    path("teams/<slug:slug>/deployments/<int:pk>/events/", dv.DeploymentEventsApi.as_view(),
+         name="deployment-events"),
+    path("internal/deployments/wake", dv.DeploymentWakeApi.as_view(), name="deployment-wake"),
+]

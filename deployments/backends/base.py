@@ -53,6 +53,15 @@ class DeploymentSpec:
     env: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def template_hash(self) -> str:
+        """What a replica is made of. Revisions that only change scaling keep their replicas."""
+        import hashlib
+
+        shape = (self.model_format, self.model_name, self.model_path, self.model_sha256, self.gpu_type,
+                 self.gpu_count, self.env)
+        return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
+
 
 @dataclass(frozen=True, slots=True)
 class ReplicaState:

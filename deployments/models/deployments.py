@@ -29,6 +29,10 @@ class Deployment(models.Model):
     pinned_replicas = models.PositiveIntegerField(null=True, blank=True)
     ready_replicas = models.PositiveIntegerField(default=0)
     endpoint_url = models.CharField(max_length=500, blank=True)
+    # Replica URLs the gateway may use, as last observed; the route table is rebuilt from these.
+    serving_urls = models.JSONField(default=list, blank=True)
+    # Recent autoscaler recommendations [[unix time, replicas], ...] for the stabilisation windows.
+    scale_history = models.JSONField(default=list, blank=True)
     first_ready_at = models.DateTimeField(null=True, blank=True)
     last_request_at = models.DateTimeField(null=True, blank=True)
     last_scaled_at = models.DateTimeField(null=True, blank=True)

@@ -8,15 +8,21 @@ import zipfile
 from pathlib import Path
 
 
-def tiny_onnx_bytes(*, broken: bool = False) -> bytes:
-    """Y = X·W + B with X [batch, 4] float32 and 15 parameters. `broken` wires a node to an input
-    that does not exist, which the checker refuses."""
+def tiny_onnx_weights(scale: float = 0.1):
     import numpy as np
+
+    return np.arange(12, dtype=np.float32).reshape(4, 3) * scale, np.array([0.5, -1.0, 2.0], dtype=np.float32)
+
+
+def tiny_onnx_bytes(*, broken: bool = False, scale: float = 0.1) -> bytes:
+    """Y = X·W + B with X [batch, 4] float32 and 15 parameters (W = arange(12)·scale). `broken` wires a node to an input
+    that does not exist, which the checker refuses."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10, name="W")
-    b = numpy_helper.from_array(np.array([0.5, -1.0, 2.0], dtype=np.float32), name="B")
+    weights, bias = tiny_onnx_weights(scale)
+    w = numpy_helper.from_array(weights, name="W")
+    b = numpy_helper.from_array(bias, name="B")
     matmul = helper.make_node("MatMul", ["X", "W" if not broken else "missing"], ["XW"])
     add = helper.make_node("Add", ["XW", "B"], ["Y"])
     graph = helper.make_graph(

@@ -1,0 +1,229 @@
+"""Level-triggered reconcile: load the desired state, observe, take one step through the backend,
+store what was observed. Re-running it changes nothing that is already right.
+
+Trigger: reconcile_deployment_task after every state change, the periodic sweep, and the
+autoscaler. It holds no lock itself; the task wraps it in the per-deployment lock."""
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from deployments.backends.base import Observed, PermanentBackendError
+from deployments.backends.registry import get_backend
+from deployments.choices import DeploymentStatus, DesiredState
+from deployments.locks import named_lock
+from deployments.models import Deployment, ReplicaInterval
+from deployments.services.deployments import deployment_mark_failed, event_record
+
+logger = logging.getLogger(__name__)
+
+REQUEUE_SECONDS = 1.0  # while replicas start or drain; the model server answers health in well under that
+CRASHES_BEFORE_FAILED = 3  # a revision whose replicas crash this often without ever being ready has failed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    requeue_after: float | None
+
+
+def artifact_location(artifact, *, local: bool) -> str:
+    """Where a backend finds the model: a folder on this host for local targets (downloaded from S3
+    once into var/model-cache/ when artifacts live there), the storage URI otherwise."""
+    from deployments.storage import artifact_storage, is_s3, storage_local_copy  # noqa: F401
+
+    storage = artifact_storage()
+    if not is_s3(storage):
+        path = Path(storage.path(artifact.storage_prefix))
+        return str(path) if local else path.as_uri()
+    uri = f"s3://{storage.bucket_name}/{storage._normalize_name(artifact.storage_prefix)}"
+    if not local:
+        return uri
+    cache = settings.VAR_DIR / "model-cache" / artifact.sha256
+    if not cache.exists():
+        partial = cache.with_suffix(".partial")
+        partial.mkdir(parents=True, exist_ok=True)
+        for f in artifact.files.all():
+            target = partial / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            storage.bucket.download_file(storage._normalize_name(f"{artifact.storage_prefix}/{f.path}"), str(target))
+        partial.rename(cache)
+    return str(cache)
+
+
+def desired_replicas(deployment: Deployment) -> int:
+    if deployment.desired_state != DesiredState.RUNNING:
+        return 0
+    revision = deployment.current_revision
+    if deployment.pinned_replicas is not None:
+        return deployment.pinned_replicas
+    return min(max(deployment.replicas, revision.min_replicas), revision.max_replicas)
+
+
+def build_spec(deployment: Deployment):
+    from deployments.backends.base import DeploymentSpec
+
+    revision = deployment.current_revision
+    artifact = revision.artifact
+    return DeploymentSpec(
+        key=deployment.key, team=deployment.team.slug, deployment=deployment.name, revision=revision.number,
+        model_format=artifact.format, model_name=artifact.name,
+        model_path=artifact_location(artifact, local=deployment.target.kind == "local"),
+        model_sha256=artifact.sha256, replicas=desired_replicas(deployment),
+        min_replicas=revision.min_replicas, max_replicas=revision.max_replicas, gpu_type=revision.gpu_type,
+        gpu_count=revision.gpu_count, scaling_metric=revision.scaling_metric, scaling_target=revision.scaling_target,
+        scale_up_window_s=revision.scale_up_window_s, scale_down_window_s=revision.scale_down_window_s,
+        env=tuple(sorted(revision.env.items())),
+        labels=(("team", deployment.team.slug), ("deployment", deployment.name),
+                ("revision", str(revision.number)), ("cost-centre", deployment.team.cost_centre)),
+    )
+
+
+def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
+    deployment = (Deployment.objects.select_related("team", "target", "current_revision__artifact")
+                  .filter(pk=deployment_id).first())
+    if deployment is None or deployment.status == DeploymentStatus.DELETED:
+        return None
+    backend = get_backend(deployment.target.config())
+    generation = deployment.generation
+    try:
+        if deployment.desired_state == DesiredState.DELETED:
+            backend.delete(deployment.key)
+            observed = backend.observe(deployment.key)
+        else:
+            if deployment.status == DeploymentStatus.FAILED and deployment.observed_generation == generation:
+                return Outcome(DeploymentStatus.FAILED, None)  # wait for a change rather than crash-loop
+            spec = build_spec(deployment)
+            backend.apply(spec)
+            observed = backend.observe(deployment.key)
+    except PermanentBackendError as exc:
+        deployment_mark_failed(deployment_id=deployment.pk, reason=str(exc))
+        Deployment.objects.filter(pk=deployment.pk).update(observed_generation=generation)
+        return Outcome(DeploymentStatus.FAILED, None)
+    return _record(deployment, observed, generation, endpoint=backend.endpoint(deployment.key))
+
+
+def _status(deployment: Deployment, observed: Observed, replicas: int) -> tuple[str, str, bool]:
+    """(status, message, converged)."""
+    revision = deployment.current_revision
+    ready = len(observed.ready(revision.number))
+    others = [r for r in observed.replicas if r.revision != revision.number or r.draining]
+    if deployment.desired_state == DesiredState.DELETED:
+        return (DeploymentStatus.DELETED, "Deleted.", True) if not observed.exists else \
+            (DeploymentStatus.DELETING, f"Stopping {len(observed.replicas)} replicas.", False)
+    if deployment.desired_state == DesiredState.STOPPED:
+        return (DeploymentStatus.STOPPED, "Stopped.", True) if not observed.exists else \
+            (DeploymentStatus.STOPPING, f"Draining {len(observed.replicas)} replicas.", False)
+    if replicas == 0:
+        if observed.replicas:
+            return DeploymentStatus.READY, "Scaling to zero.", False
+        return DeploymentStatus.READY, "Scaled to zero: the next request starts a replica.", True
+    if ready >= replicas and not others:
+        return DeploymentStatus.READY, f"{ready} of {replicas} replicas ready (revision {revision.number}).", True
+    if ready >= replicas:
+        return DeploymentStatus.READY, f"Revision {revision.number} ready; retiring {len(others)} old replicas.", False
+    message = observed.message or f"{ready} of {replicas} replicas of revision {revision.number} ready."
+    if others and any(r.ready for r in others):
+        return DeploymentStatus.PROVISIONING, f"Rolling out revision {revision.number}: {message}", False
+    if ready and deployment.first_ready_at:
+        return DeploymentStatus.DEGRADED, message, False
+    return DeploymentStatus.PROVISIONING, message, False
+
+
+@transaction.atomic
+def _record(deployment: Deployment, observed: Observed, generation: int, *, endpoint: str | None) -> Outcome:
+    now = timezone.now()
+    crashes = [e for e in observed.events if e.kind == "replica_crashed"]
+    for event in observed.events:
+        event_record(deployment=deployment, kind=event.kind, message=event.message)
+    _record_intervals(deployment, observed, now)
+    replicas = desired_replicas(deployment)
+    status, message, converged = _status(deployment, observed, replicas)
+    if crashes and not observed.ready(deployment.current_revision.number) and _crash_count(deployment) >= \
+            CRASHES_BEFORE_FAILED and deployment.desired_state == DesiredState.RUNNING:
+        status, message, converged = DeploymentStatus.FAILED, crashes[-1].message, True
+    fields = {
+        "status": status, "status_message": message[:1000], "ready_replicas": len(observed.ready()),
+        "serving_urls": observed.serving_urls(),
+        "endpoint_url": endpoint or f"{settings.GATEWAY_PUBLIC_URL}/endpoints/{deployment.team.slug}/{deployment.name}",
+    }
+    if converged or status == DeploymentStatus.FAILED:
+        fields["observed_generation"] = generation
+    if status == DeploymentStatus.READY and replicas and deployment.first_ready_at is None:
+        fields["first_ready_at"] = now
+    if status != deployment.status:
+        event_record(deployment=deployment, kind=f"status_{status}", message=message)
+    Deployment.objects.filter(pk=deployment.pk).update(**fields)
+    if endpoint is None:
+        transaction.on_commit(publish_routes)
+    return Outcome(status, None if converged else REQUEUE_SECONDS)
+
+
+def _crash_count(deployment: Deployment) -> int:
+    """Crashes since the current revision was made, if none of its replicas was ever ready since."""
+    since = deployment.current_revision.created_at
+    ready_since = deployment.events.filter(kind="status_ready", created_at__gte=since).exists()
+    return 0 if ready_since else deployment.events.filter(kind="replica_crashed", created_at__gte=since).count()
+
+
+def _record_intervals(deployment: Deployment, observed: Observed, now: datetime) -> None:
+    """Open an interval for each replica first seen, close those no longer there: the exact up-time
+    billing meters from."""
+    gpu_type, gpu_count = deployment.current_revision.gpu_type, deployment.current_revision.gpu_count
+    seen = {r.id: r for r in observed.replicas}
+    open_ids = set(ReplicaInterval.objects.filter(deployment=deployment, ended_at__isnull=True)
+                   .values_list("replica_id", flat=True))
+    for replica_id, replica in seen.items():
+        if replica_id in open_ids:
+            continue
+        started = datetime.fromtimestamp(replica.started_at, tz=UTC) if replica.started_at else now
+        ReplicaInterval.objects.get_or_create(
+            deployment=deployment, replica_id=replica_id,
+            defaults={"revision": replica.revision, "gpu_type": gpu_type, "gpu_count": gpu_count,
+                      "started_at": started},
+        )
+    gone = open_ids - set(seen)
+    if gone:
+        ReplicaInterval.objects.filter(deployment=deployment, replica_id__in=gone, ended_at__isnull=True).update(
+            ended_at=now)
+
+
+def route_table() -> dict:
+    table = {}
+    live = (Deployment.objects.exclude(status=DeploymentStatus.DELETED)
+            .select_related("team", "current_revision"))
+    for d in live:
+        running = d.desired_state == DesiredState.RUNNING
+        table[f"{d.team.slug}/{d.name}"] = {
+            "replicas": list(d.serving_urls) if running else [],
+            "scaled_to_zero": running and desired_replicas(d) == 0 and d.pinned_replicas is None,
+            "revision": d.current_revision.number if d.current_revision else 0,
+        }
+    return table
+
+
+def publish_routes() -> None:
+    """Rebuild the gateway's route table from the database and publish it. Serialised, so an older
+    snapshot never overwrites a newer one."""
+    with named_lock("gateway-routes", ttl=30, blocking=30) as held:
+        if not held:
+            logger.warning("deployments.routes.lock_timeout")
+            return
+        store = dataplane_store()
+        table = route_table()
+        if store.get_document("gateway:routes")[1] != table:
+            store.set_document("gateway:routes", table)
+
+
+@cache
+def dataplane_store():
+    """The store the gateway reads: the same Redis, or the same SQLite file under var/."""
+    from serving.store import open_store
+
+    return open_store(redis_url=settings.REDIS_URL or None, sqlite_path=str(settings.VAR_DIR / "dataplane.sqlite3"))
