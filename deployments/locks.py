@@ -1,46 +1,61 @@
-"""Named locks across processes: Redis when REDIS_URL is set, file locks under var/ otherwise.
-A lock has a TTL (Redis) so a killed worker's lock expires; file locks die with their process."""
+"""Named locks across processes that die with their holder: a worker killed mid-reconcile never
+leaves a lock behind. PostgreSQL session advisory locks (released when the connection drops),
+file locks under var/ on the embedded SQLite default (released when the process exits)."""
 
 import contextlib
 import fcntl
+import hashlib
 import os
-import uuid
+import time
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db import connection
 
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_NAMESPACE = 0x6370  # "cp": keeps our advisory lock ids apart from anyone else's on the database
+
+
+def _lock_id(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big", signed=True)
 
 
 @contextlib.contextmanager
-def named_lock(name: str, *, ttl: float, blocking: float = 0) -> Iterator[bool]:
+def named_lock(name: str, *, blocking: float = 0) -> Iterator[bool]:
     """Yields True when held. `blocking` seconds to wait for it; 0 means try once."""
-    if settings.REDIS_URL:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        token = uuid.uuid4().hex
-        lock = client.lock(f"lock:{name}", timeout=ttl, blocking=blocking > 0, blocking_timeout=blocking or None)
-        held = lock.acquire(token=token)
+    deadline = time.monotonic() + blocking
+    if connection.vendor == "postgresql":
+        key = _lock_id(name)
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_NAMESPACE, key])
+                held = cursor.fetchone()[0]
+                if held or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
         try:
-            yield bool(held)
+            yield held
         finally:
             if held:
-                client.eval(_RELEASE, 1, f"lock:{name}", token)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_NAMESPACE, key])
         return
     folder = settings.VAR_DIR / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / f"{name.replace('/', '_')}.lock", os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = True
-        except BlockingIOError:
-            held = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
+            except BlockingIOError:
+                held = False
+            if held or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
         yield held
     finally:
         os.close(fd)
 
 
-def deployment_lock(deployment_id: int, *, ttl: float):
-    return named_lock(f"deployment:{deployment_id}", ttl=ttl)
+def deployment_lock(deployment_id: int):
+    return named_lock(f"deployment:{deployment_id}")

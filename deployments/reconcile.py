@@ -93,6 +93,7 @@ def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
     backend = get_backend(deployment.target.config())
     generation = deployment.generation
     try:
+        template = ""
         if deployment.desired_state == DesiredState.DELETED:
             backend.delete(deployment.key)
             observed = backend.observe(deployment.key)
@@ -100,20 +101,21 @@ def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
             if deployment.status == DeploymentStatus.FAILED and deployment.observed_generation == generation:
                 return Outcome(DeploymentStatus.FAILED, None)  # wait for a change rather than crash-loop
             spec = build_spec(deployment)
+            template = spec.template_hash
             backend.apply(spec)
             observed = backend.observe(deployment.key)
     except PermanentBackendError as exc:
         deployment_mark_failed(deployment_id=deployment.pk, reason=str(exc))
         Deployment.objects.filter(pk=deployment.pk).update(observed_generation=generation)
         return Outcome(DeploymentStatus.FAILED, None)
-    return _record(deployment, observed, generation, endpoint=backend.endpoint(deployment.key))
+    return _record(deployment, observed, generation, template=template, endpoint=backend.endpoint(deployment.key))
 
 
-def _status(deployment: Deployment, observed: Observed, replicas: int) -> tuple[str, str, bool]:
-    """(status, message, converged)."""
+def _status(deployment: Deployment, observed: Observed, replicas: int, template: str) -> tuple[str, str, bool]:
+    """(status, message, converged). Replicas count as current when made from this spec's template."""
     revision = deployment.current_revision
-    ready = len(observed.ready(revision.number))
-    others = [r for r in observed.replicas if r.revision != revision.number or r.draining]
+    ready = len(observed.ready(template))
+    others = [r for r in observed.replicas if r.template != template or r.draining]
     if deployment.desired_state == DesiredState.DELETED:
         return (DeploymentStatus.DELETED, "Deleted.", True) if not observed.exists else \
             (DeploymentStatus.DELETING, f"Stopping {len(observed.replicas)} replicas.", False)
@@ -137,15 +139,16 @@ def _status(deployment: Deployment, observed: Observed, replicas: int) -> tuple[
 
 
 @transaction.atomic
-def _record(deployment: Deployment, observed: Observed, generation: int, *, endpoint: str | None) -> Outcome:
+def _record(deployment: Deployment, observed: Observed, generation: int, *, template: str,
+            endpoint: str | None) -> Outcome:
     now = timezone.now()
     crashes = [e for e in observed.events if e.kind == "replica_crashed"]
     for event in observed.events:
         event_record(deployment=deployment, kind=event.kind, message=event.message)
     _record_intervals(deployment, observed, now)
     replicas = desired_replicas(deployment)
-    status, message, converged = _status(deployment, observed, replicas)
-    if crashes and not observed.ready(deployment.current_revision.number) and _crash_count(deployment) >= \
+    status, message, converged = _status(deployment, observed, replicas, template)
+    if crashes and not observed.ready(template) and _crash_count(deployment) >= \
             CRASHES_BEFORE_FAILED and deployment.desired_state == DesiredState.RUNNING:
         status, message, converged = DeploymentStatus.FAILED, crashes[-1].message, True
     fields = {
@@ -211,7 +214,7 @@ def route_table() -> dict:
 def publish_routes() -> None:
     """Rebuild the gateway's route table from the database and publish it. Serialised, so an older
     snapshot never overwrites a newer one."""
-    with named_lock("gateway-routes", ttl=30, blocking=30) as held:
+    with named_lock("gateway-routes", blocking=30) as held:
         if not held:
             logger.warning("deployments.routes.lock_timeout")
             return

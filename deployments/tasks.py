@@ -65,7 +65,7 @@ def reconcile_deployment_task(self, deployment_id: int) -> None:
     from deployments.locks import deployment_lock
     from deployments.reconcile import reconcile_deployment
 
-    with deployment_lock(deployment_id, ttl=180) as held:  # ttl > time_limit: a dead worker's lock expires
+    with deployment_lock(deployment_id) as held:  # released by the database or the OS if this worker dies
         if not held:
             logger.info("deployments.reconcile.locked", extra={"deployment_id": deployment_id})
             # The holder may finish just before our change committed: look again shortly.

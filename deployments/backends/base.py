@@ -71,6 +71,7 @@ class ReplicaState:
     ready: bool
     draining: bool = False
     started_at: float = 0.0
+    template: str = ""  # DeploymentSpec.template_hash it was made from
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +89,9 @@ class Observed:
     message: str = ""  # why it is not progressing, in words a user understands
     events: tuple[BackendEvent, ...] = ()
 
-    def ready(self, revision: int | None = None) -> list[ReplicaState]:
-        return [r for r in self.replicas if r.ready and not r.draining and (revision is None or r.revision == revision)]
+    def ready(self, template: str | None = None) -> list[ReplicaState]:
+        """Ready replicas not being drained; with `template`, only those made from it."""
+        return [r for r in self.replicas if r.ready and not r.draining and (template is None or r.template == template)]
 
     def serving_urls(self) -> list[str]:
         """Replicas the gateway may route to: ready, and not being drained."""

@@ -150,7 +150,7 @@ class LocalBackend:
         replicas = tuple(
             ReplicaState(id=p.replica_id, revision=p.revision, url=f"http://{self.host}:{p.port}",
                          ready=_healthy(p.port), draining=self._draining_since(key, p.replica_id) is not None,
-                         started_at=p.started_at)
+                         started_at=p.started_at, template=p.template)
             for p in processes
         )
         return Observed(exists=bool(processes), replicas=replicas, events=tuple(e for e in events if e))
@@ -170,8 +170,10 @@ class LocalBackend:
         ready_current = [p for p in current if _healthy(p.port)]
         excess = current[spec.replicas:] if len(current) > spec.replicas else []
         old = [p for p in processes if p.template != spec.template_hash]
-        # Old replicas leave only when the new revision can carry the load (or none is wanted).
-        retire = excess + (old if len(ready_current) >= spec.replicas else [])
+        draining = [p for p in processes if p.template == spec.template_hash and p not in current]
+        # Old replicas leave only when the new revision can carry the load (or none is wanted);
+        # replicas already draining are seen through to the end.
+        retire = draining + excess + (old if len(ready_current) >= spec.replicas else [])
         now = time.time()
         for p in retire:
             since = self._draining_since(spec.key, p.replica_id)

@@ -76,3 +76,27 @@ def inspect(django_capture_on_commit_callbacks):
             return artifact_inspect(artifact_id=artifact_id)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def stop_leftover_replicas(artifact_dirs):
+    """Model servers this test's workers started carry its var/ folder in their environment; none
+    may outlive the test, even when it fails half-way."""
+    yield
+    import os
+    import signal
+    from pathlib import Path
+
+    marker = f"CONTROLPLANE_VAR_DIR={artifact_dirs}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in env and b"CONTROLPLANE_REPLICA_KEY" in b"".join(env):
+            try:
+                os.killpg(int(entry.name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass

@@ -78,7 +78,14 @@ def wait_ready(pk: int, *, replicas: int | None = None, revision: int | None = N
         ok = ok and (revision is None or d.current_revision.number == revision)
         return d if ok else None
 
-    return wait_for(check, timeout=timeout, what=f"deployment {pk} ready")
+    try:
+        return wait_for(check, timeout=timeout, what=f"deployment {pk} ready")
+    except AssertionError:
+        d = deployment_state(pk)
+        events = list(d.events.order_by("-id").values_list("kind", "message")[:8])
+        raise AssertionError(f"deployment {pk} not ready: status={d.status} {d.status_message!r} "
+                             f"ready={d.ready_replicas} urls={d.serving_urls} gen={d.generation}/"
+                             f"{d.observed_generation} replicas={d.replicas} events={events}") from None
 
 
 def wait_artifact_ready(pk: int) -> ModelArtifact:
