@@ -74,3 +74,24 @@ class Command(BaseCommand):
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
         self.stdout.write("All stopped.")
+        replicas = _replica_processes()
+        if replicas:
+            self.stdout.write(
+                f"{replicas} model-server replica(s) keep running so deployments stay up; the next start adopts "
+                "them. Stop a deployment (console or API) to stop its replicas."
+            )
+
+
+def _replica_processes() -> int:
+    from pathlib import Path
+
+    from deployments.backends.local import MARKER
+
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and MARKER.encode() + b"=" in (entry / "environ").read_bytes():
+                count += 1
+        except OSError:
+            continue
+    return count
