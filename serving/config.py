@@ -97,7 +97,7 @@ def gateway_settings() -> GatewaySettings:
         # the hot path while leaving room for one slow introspection round trip.
         auth_cache_seconds=env_float("GATEWAY_AUTH_CACHE_SECONDS", 2.0),
         # The version check is one tiny read; 250 ms polling makes a new route live well within 1 s.
-        routes_poll_seconds=env_float("GATEWAY_ROUTES_POLL_SECONDS", 0.25),
+        routes_poll_seconds=env_float("GATEWAY_ROUTES_POLL_SECONDS", 0.1),
         meter_flush_seconds=env_float("GATEWAY_METER_FLUSH_SECONDS", 1.0),
         health_interval_seconds=env_float("GATEWAY_HEALTH_INTERVAL_SECONDS", 1.0),
         cold_start_timeout=env_float("GATEWAY_COLD_START_TIMEOUT", 120.0),

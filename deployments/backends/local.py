@@ -1,6 +1,6 @@
 """The `local` backend: model-server replicas as processes on the control plane's own host.
 
-Every replica carries CONTROLPLANE_REPLICA_KEY=<deployment key> in its environment and runs in its
+Every replica carries CONTROLPLANE_REPLICA_KEY=<deployment key>@<replica folder> in its environment and runs in its
 own session, so it outlives the worker that started it. `observe` finds replicas by scanning
 /proc for that marker, not from memory: after a worker or control-plane restart the live
 replicas are adopted, and a process started by a worker killed before it could record it is
@@ -104,6 +104,11 @@ class LocalBackend:
         self.host = "127.0.0.1"
 
     # ---- state on disk: what we know about a replica besides its process ----
+    def _marker(self, key: str) -> str:
+        """The replica folder is part of the marker: two installations on one host (or two test
+        runs) with the same team and deployment names never adopt each other's replicas."""
+        return f"{key}@{self.root}"
+
     def _dir(self, key: str) -> Path:
         return self.root / key
 
@@ -113,7 +118,7 @@ class LocalBackend:
             if not entry.name.isdigit():
                 continue
             env = _environ(int(entry.name))
-            if env.get(MARKER) != key or not _alive(int(entry.name)):
+            if env.get(MARKER) != self._marker(key) or not _alive(int(entry.name)):
                 continue
             process = _Process(
                 pid=int(entry.name), replica_id=env.get("CONTROLPLANE_REPLICA_ID", ""),
@@ -203,7 +208,7 @@ class LocalBackend:
         folder.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ, **dict(spec.env),
-            MARKER: spec.key, "CONTROLPLANE_REPLICA_ID": replica_id, "CONTROLPLANE_REVISION": str(spec.revision),
+            MARKER: self._marker(spec.key), "CONTROLPLANE_REPLICA_ID": replica_id, "CONTROLPLANE_REVISION": str(spec.revision),
             "CONTROLPLANE_PORT": str(port), "CONTROLPLANE_STARTED_AT": f"{time.time():.3f}",
             "CONTROLPLANE_TEMPLATE": spec.template_hash,
         }

@@ -101,7 +101,7 @@ def marked_processes(key: str) -> list[int]:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if f"{MARKER}={key}".encode() in env.split(b"\0") and stat != "Z":
+            if any(item.startswith(f"{MARKER}={key}@".encode()) for item in env.split(b"\0")) and stat != "Z":
                 found.append(int(entry.name))
     return found
 

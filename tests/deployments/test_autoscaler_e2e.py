@@ -64,39 +64,49 @@ def ready_model(celery_worker_process, registry):
                     what="model ready")
 
 
-def load(gateway, token, url, *, clients: int, seconds: float) -> tuple[int, int]:
-    ok, failed = [0], [0]
+class Load:
+    """Clients calling the endpoint back to back until stopped."""
 
-    def run():
-        with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                status = c.post(url, json=infer_body(X)).status_code
-                (ok if status == 200 else failed)[0] += 1
+    def __init__(self, gateway, token, url, *, clients: int):
+        self.ok, self.failed, self.stop = [0], [], threading.Event()
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return ok[0], failed[0]
+        def run():
+            with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+                while not self.stop.is_set():
+                    response = c.post(url, json=infer_body(X))
+                    if response.status_code == 200:
+                        self.ok[0] += 1
+                    else:
+                        self.failed.append((response.status_code, response.text))
+
+        self.threads = [threading.Thread(target=run) for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
 
 
 def test_load_scales_up_then_down(ready_model, gateway, beat, team, members, make_token):
     target = target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
     deployment = deployment_create(team=team, actor=members["deployer"], name="tiny", target=target,
                                    artifact=ready_model, min_replicas=1, max_replicas=3, scaling_metric="rps",
-                                   scaling_target=20, scale_down_window_s=4)
+                                   scaling_target=5, scale_down_window_s=4)
     wait_ready(deployment.pk, replicas=1)
     _, token = make_token(members["deployer"], team, scopes=[Scope.INVOKE])
     url = f"/endpoints/{team.slug}/tiny/v2/models/tiny-mlp/infer"
     wait_for(lambda: httpx.post(f"{gateway.url}{url}", json=infer_body(X),
                                 headers={"Authorization": f"Bearer {token}"}).status_code == 200, what="route")
 
-    # Four clients far above 20 requests/s per replica: the autoscaler wants more than three, gets max.
-    ok, failed = load(gateway, token, url, clients=4, seconds=6)
-    assert failed == 0 and ok > 200
-    wait_ready(deployment.pk, replicas=3)
+    # Four clients back to back are far above 5 requests/s per replica: the autoscaler goes to max.
+    load = Load(gateway, token, url, clients=4)
+    try:
+        wait_ready(deployment.pk, replicas=3)
+    finally:
+        load.finish()
+    assert load.failed == [] and load.ok[0] > 0
     scaled = Deployment.objects.get(pk=deployment.pk)
     assert scaled.events.filter(kind="scaled_up").exists()
 

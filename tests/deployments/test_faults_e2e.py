@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from deployments.models import ModelArtifact
-from deployments.services.deployments import deployment_create
+from deployments.models import Deployment, ModelArtifact
+from deployments.services.deployments import deployment_create, deployment_delete
 from deployments.services.targets import target_create
 from deployments.tasks import reconcile_sweep_task
 from tests.deployments.e2e import REPO, marked_processes, wait_for, wait_ready
@@ -62,10 +62,10 @@ def test_killed_worker_mid_provisioning(celery_worker_process, registry, team, m
         reconcile_sweep_task.delay()
         wait_ready(deployment.pk, replicas=3)
         assert len(marked_processes(deployment.key)) == 3
-    finally:
-        from deployments.backends.local import LocalBackend
 
-        LocalBackend(target.config()).delete(deployment.key)
+        deployment_delete(deployment=deployment, actor=members["deployer"])
+        wait_for(lambda: Deployment.objects.get(pk=deployment.pk).status == "deleted", what="deleted")
+        assert marked_processes(deployment.key) == []
+    finally:
         replacement.terminate()
         replacement.wait(20)
-    assert marked_processes(deployment.key) == []
