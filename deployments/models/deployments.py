@@ -66,7 +66,10 @@ class Revision(models.Model):
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
-    artifact = models.ForeignKey("deployments.ModelArtifact", on_delete=models.PROTECT, related_name="revisions")
+    # Deleting a model version is refused while a live deployment has a revision of it; revisions of
+    # deleted deployments keep their history with the model reference cleared.
+    artifact = models.ForeignKey("deployments.ModelArtifact", null=True, on_delete=models.SET_NULL,
+                                 related_name="revisions")
     runtime = models.CharField(max_length=30)
     gpu_type = models.CharField(max_length=50, blank=True, help_text="Empty: CPU only.")
     gpu_count = models.PositiveSmallIntegerField(default=0)

@@ -181,7 +181,17 @@ def _enqueue_inspection(artifact_id: int) -> None:
 
 @transaction.atomic
 def artifact_delete(*, artifact: ModelArtifact, actor) -> None:
-    """Delete a version and its bytes. Open uploads go with it."""
+    """Delete a version and its bytes. Open uploads go with it. Refused while a deployment that is
+    not deleted has a revision of it (it runs it, or could roll back to it)."""
+    from deployments.choices import DeploymentStatus
+
+    users = sorted(set(artifact.revisions.exclude(deployment__status=DeploymentStatus.DELETED)
+                       .values_list("deployment__name", flat=True)))
+    if users:
+        raise ApplicationError(
+            f"{artifact.name} v{artifact.version} is used by deployment{'s' if len(users) > 1 else ''} "
+            f"{', '.join(users)}; delete them or move them to another version first.",
+            extra={"field": "artifact"}, code="conflict")
     for session in artifact.uploads.all():
         _staging_path(session).unlink(missing_ok=True)
     _audit(actor, "model.delete", artifact, size_bytes=artifact.size_bytes)

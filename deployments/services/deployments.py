@@ -207,8 +207,8 @@ def deployment_rollback(*, deployment: Deployment, actor, revision_number: int) 
     old = deployment.revisions.filter(number=revision_number).first()
     if old is None:
         _fail(f"No revision {revision_number}.", "revision")
-    if old.artifact.status != ArtifactStatus.READY:
-        _fail(f"Revision {revision_number} used {old.artifact}, which is no longer ready.", "revision")
+    if old.artifact is None or old.artifact.status != ArtifactStatus.READY:
+        _fail(f"Revision {revision_number}'s model version no longer exists or is not ready.", "revision")
     return deployment_update(deployment=deployment, actor=actor, reason=f"rollback to {revision_number}",
                              **_spec_of(old))
 
