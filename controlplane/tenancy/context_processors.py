@@ -18,6 +18,7 @@ def console(request) -> dict:
         team, role = current.team.slug, current.role
         nav = [("Overview", "team-overview", team, True),
                ("Models", "model-list", team, role_allows(role, Action.MODEL_VIEW)),
+               ("Deployments", "deployment-list", team, role_allows(role, Action.MODEL_VIEW)),
                ("Members", "members", team, role_allows(role, Action.MEMBER_VIEW)),
                ("API tokens", "tokens", team, True), ("Audit log", "audit", team, role_allows(role, Action.AUDIT_VIEW)),
                ("Settings", "team-settings", team, role_allows(role, Action.TEAM_UPDATE))]

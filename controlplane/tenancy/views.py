@@ -17,7 +17,7 @@ from controlplane.tenancy.context_processors import CURRENT_TEAM_SESSION_KEY
 from controlplane.tenancy.filters import AuditEventFilter
 from controlplane.tenancy.forms import MemberAddForm, MemberRoleForm, TeamCreateForm, TeamUpdateForm, TokenCreateForm
 from controlplane.tenancy.models import AuditEvent, AuditResult
-from controlplane.tenancy.permissions import ROLE_DESCRIPTIONS, Action, Role, role_allows
+from controlplane.tenancy.permissions import ROLE_DESCRIPTIONS, Action, Role, Scope, role_allows
 from controlplane.tenancy.selectors import (
     api_token_get,
     api_token_list,
@@ -225,7 +225,9 @@ def member_remove(request, slug, pk):
 @login_required
 def tokens(request, slug):
     team, role = team_for_console(request, slug, Action.TOKEN_OWN)
-    form = TokenCreateForm(request.POST or None)
+    # ?scope=invoke preselects scopes: the deployment page links here for an invoke token.
+    scopes = [s for s in request.GET.getlist("scope") if s in Scope.values]
+    form = TokenCreateForm(request.POST or None, initial={"scopes": scopes} if scopes else None)
     created = plaintext = None
     if request.method == "POST" and form.is_valid():
         try:
