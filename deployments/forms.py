@@ -59,13 +59,16 @@ class DeploymentForm(forms.Form):
         self.fields["artifact"].queryset = artifact_list(team=team).filter(status=ArtifactStatus.READY)
         self.fields["target"].queryset = target_list_for(team=team)
         if partial_url:  # htmx: the GPU choices and the fit follow the model and target; the idle timeout, the minimum
-            hardware = {"hx-get": f"{partial_url}?part=hardware", "hx-target": "#hardware", "hx-swap": "outerHTML",
+            # innerHTML into stable containers, and the latest request wins: a swap never lands on a detached element.
+            hardware = {"hx-get": f"{partial_url}?part=hardware", "hx-target": "#hardware", "hx-swap": "innerHTML",
+                        "hx-sync": "#hardware:replace",
                         "hx-include": "#id_artifact, #id_target, #id_gpu_type, #id_gpu_count, #id_memory_override"}
             for name in ("artifact", "target", "gpu_type"):
                 self.fields[name].widget.attrs.update(hardware)
             self.fields["min_replicas"].widget.attrs.update({
-                "hx-get": f"{partial_url}?part=scaling", "hx-target": "#idle", "hx-swap": "outerHTML",
-                "hx-trigger": "change, keyup changed delay:300ms", "hx-include": "#id_min_replicas, #id_idle_timeout_s"})
+                "hx-get": f"{partial_url}?part=scaling", "hx-target": "#idle", "hx-swap": "innerHTML",
+                "hx-sync": "#idle:replace",
+                "hx-trigger": "input changed delay:300ms, change", "hx-include": "#id_min_replicas, #id_idle_timeout_s"})
 
     def clean_env(self) -> dict[str, str]:
         env = {}

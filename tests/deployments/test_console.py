@@ -131,7 +131,7 @@ def test_list_and_detail_show_status_endpoint_snippets_and_revisions(client, tea
     assert 'id="revision-1"' in page and "Roll back" not in page and "Scale" not in page  # a viewer has no actions
 
     live = client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/", HTTP_HX_REQUEST="true").content.decode()
-    assert live.startswith('<div id="deployment-live"') and 'hx-trigger="every 2s"' in live and "created" in live
+    assert live.startswith("<div id=\"deployment-live\"") and 'hx-trigger="every 2s"' in live and "created" in live
     Deployment.objects.filter(pk=deployment.pk).update(status="ready", observed_generation=1, ready_replicas=1)
     settled = client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/", HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in settled and "1 ready of 1 desired" in settled
