@@ -2,10 +2,13 @@
 (a real Celery worker reconciles; model-server processes start), creates an invoke token from the
 page's link, copies the curl snippet and runs it against a real gateway process."""
 
+import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,7 +50,17 @@ def gateway(live_server, settings, tmp_path):
 @pytest.fixture
 def worker_env(storage, gateway):
     # The worker shares the artifact folder and publishes endpoint URLs on this test's gateway.
-    return {"CONTROLPLANE_VAR_DIR": str(storage), "GATEWAY_PUBLIC_URL": gateway.url}
+    yield {"CONTROLPLANE_VAR_DIR": str(storage), "GATEWAY_PUBLIC_URL": gateway.url}
+    # Replicas inherit the worker's environment; none may outlive the test, even a failed one.
+    marker = f"CONTROLPLANE_VAR_DIR={storage}".encode()
+    for entry in Path("/proc").iterdir():
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if marker in env and any(item.startswith(b"CONTROLPLANE_REPLICA_KEY=") for item in env):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(entry.name), signal.SIGKILL)
 
 
 def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_process, gateway, live_server, page,
