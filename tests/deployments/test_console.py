@@ -190,3 +190,12 @@ def test_other_teams_get_404_and_viewers_403(client, team, members, world):
     assert client.post(f"{base}/{deployment.pk}/stop/").status_code == 403
     assert client.get(f"{base}/new/").status_code == 403
     assert Deployment.objects.get(pk=deployment.pk).desired_state == "running"
+
+
+def test_a_ready_model_page_offers_to_deploy_it(client, team, members, world):
+    client.force_login(members["deployer"])
+    page = client.get(f"/teams/{team.slug}/models/{world['artifact'].pk}/").content.decode()
+    link = f"/teams/{team.slug}/deployments/new/?model={world['artifact'].pk}"
+    assert f'href="{link}"' in page
+    wizard = client.get(link).content.decode()
+    assert f'<option value="{world["artifact"].pk}" selected>tiny-mlp v1 (ONNX)</option>' in wizard
