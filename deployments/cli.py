@@ -135,6 +135,9 @@ class Api:
             response = self.http.request(method, f"/api/v1{path}", json=body, params=params or None)
         except httpx.HTTPError as exc:
             raise CliError(f"cannot reach {self.url}: {exc}") from exc
+        if response.status_code == 404 and path.startswith("/teams/"):
+            team = path.split("/")[2]
+            raise CliError(f"{_api_error(response, {})}: no team {team!r} for this token, or nothing at {path}")
         if response.status_code >= 400:
             raise CliError(_api_error(response, paths or {}))
         return response.json() if response.content else None

@@ -163,3 +163,12 @@ def test_spec_maps_to_api_fields_with_defaults():
     assert spec["team"] is None and spec["model"] == {"name": "qwen", "version": None}
     assert spec["fields"] == {**DEFAULTS, "gpu_type": "l4", "gpu_count": 2, "scaling_metric": "rps",
                               "scaling_target": 20.0, "idle_timeout_s": 120}
+
+
+
+def test_another_teams_deployments_are_not_found(live_server, team, members, make_token):
+    beta = members["outsider"].memberships.get().team
+    _, token = make_token(members["outsider"], beta, scopes=[Scope.READ])
+    code, _, err = run(live_server, token, "--team", team.slug, "get", "deployments")
+    assert code == 1 and err.startswith("error: Not found. (404): no team 'alpha' for this token")
+    assert run(live_server, token, "get", "deployments") == (0, "No deployments in team beta.\n", "")
