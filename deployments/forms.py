@@ -99,5 +99,13 @@ class PinForm(forms.Form):
                                   help_text="Empty hands the count back to the autoscaler.")
 
 
+class RolloutForm(forms.Form):
+    artifact = ArtifactChoiceField(queryset=ModelArtifact.objects.none(), label="Model version")
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["artifact"].queryset = artifact_list(team=team).filter(status=ArtifactStatus.READY)
+
+
 class RollbackForm(forms.Form):
     revision = forms.IntegerField(min_value=1)

@@ -18,7 +18,7 @@ from controlplane.tenancy.permissions import Action, Scope, role_allows
 from controlplane.tenancy.services import audit_record
 from controlplane.tenancy.views import _refused, team_for_console
 from deployments.choices import ArtifactStatus, DeploymentStatus, DesiredState
-from deployments.forms import DeploymentForm, PinForm, RollbackForm, ScaleForm
+from deployments.forms import DeploymentForm, PinForm, RollbackForm, RolloutForm, ScaleForm
 from deployments.models import Deployment
 from deployments.reconcile import desired_replicas
 from deployments.selectors import artifact_list
@@ -32,6 +32,7 @@ from deployments.services.deployments import (
     deployment_scale,
     deployment_start,
     deployment_stop,
+    deployment_update,
 )
 from deployments.snippets import TOKEN_ENV, deployment_snippets
 
@@ -156,12 +157,14 @@ def deployment_detail(request, slug, pk):
         "scale_form": ScaleForm(initial={"min_replicas": revision.min_replicas,
                                          "max_replicas": revision.max_replicas}),
         "pin_form": PinForm(initial={"replicas": deployment.pinned_replicas}),
+        "rollout_form": RolloutForm(team=team, initial={"artifact": revision.artifact_id}),
     })
     return render(request, "deployments/deployments/detail.html", context)
 
 
 # action -> (audit action of the service, success message)
 _ACTIONS = {
+    "rollout": ("deployment.updated", "Rolling out revision {revision}: new replicas start, then the old ones drain."),
     "scale": ("deployment.scaled", "Scaled: revision {revision} rolls out."),
     "pin": ("deployment.pin", "Pinned at {pinned} replicas; the autoscaler waits."),
     "unpin": ("deployment.pin", "Unpinned; the autoscaler decides again."),
@@ -175,14 +178,16 @@ _ACTIONS = {
 def _run_action(action: str, deployment: Deployment, actor, post) -> Deployment:
     """Validate the action's form and call its service. Raises ApplicationError for refusals,
     including malformed input (the form's first error, on its field)."""
-    form = {"scale": ScaleForm, "pin": PinForm, "rollback": RollbackForm}.get(action)
+    form = {"scale": ScaleForm, "pin": PinForm, "rollback": RollbackForm, "rollout": RolloutForm}.get(action)
     data = {}
     if form is not None:
-        bound = form(post)
+        bound = form(post, team=deployment.team) if form is RolloutForm else form(post)
         if not bound.is_valid():
             field, errors = next(iter(bound.errors.items()))
             raise ApplicationError(f"{bound.fields[field].label or field}: {' '.join(errors)}", extra={"field": field})
         data = bound.cleaned_data
+    if action == "rollout":
+        return deployment_update(deployment=deployment, actor=actor, artifact=data["artifact"])
     if action == "scale":
         return deployment_scale(deployment=deployment, actor=actor, **data)
     if action == "pin":

@@ -153,26 +153,34 @@ def test_actions_call_their_services_and_are_audited(client, team, members, worl
     assert post("rollback", revision=1) == ["Rolling back: revision 3 copies the one you chose."]
     assert post("stop")[0].startswith("Stop requested")
     assert post("start") == ["Start requested."]
+    v2 = ModelArtifact.objects.create(team=team, name="tiny-mlp", version=2, format="onnx", status="ready",
+                                      inspection=ONNX_FACTS)
+    assert post("rollout", artifact=v2.pk)[0].startswith("Rolling out revision 4")
     d = Deployment.objects.get(pk=deployment.pk)
-    assert (d.current_revision.number, d.current_revision.min_replicas, d.pinned_replicas) == (3, 1, None)
+    assert (d.current_revision.number, d.current_revision.artifact, d.current_revision.min_replicas,
+            d.pinned_replicas) == (4, v2, 1, None)
 
     # Refusals: the service's message, one failure row each, nothing changed.
     assert post("scale", min_replicas=5, max_replicas=2) == ["min_replicas (5) cannot exceed max_replicas (2)."]
     assert post("pin", replicas=9) == ["Pin between 0 and max_replicas (1)."]
     assert post("rollback", revision=42) == ["No revision 42."]
-    assert Deployment.objects.get(pk=deployment.pk).current_revision.number == 3
+    assert post("rollout", artifact=v2.pk) == ["Nothing changes: the new spec equals the current revision."]
+    assert post("rollout", artifact=999)[0].startswith("Model version: Select a valid choice.")
+    assert Deployment.objects.get(pk=deployment.pk).current_revision.number == 4
 
     response = client.post(f"{base}/delete/")
     assert response.status_code == 302 and response["Location"] == f"/teams/{team.slug}/deployments/"
     assert Deployment.objects.get(pk=deployment.pk).desired_state == "deleted"
     results = {a: _audits(a) for a in ("deployment.scaled", "deployment.pin", "deployment.rollback",
-                                       "deployment.stop", "deployment.start", "deployment.delete")}
+                                       "deployment.stop", "deployment.start", "deployment.delete",
+                                       "deployment.updated")}
     assert results == {
         "deployment.scaled": [AuditResult.SUCCESS, AuditResult.FAILURE],
         "deployment.pin": [AuditResult.SUCCESS, AuditResult.SUCCESS, AuditResult.FAILURE],
         "deployment.rollback": [AuditResult.SUCCESS, AuditResult.FAILURE],
         "deployment.stop": [AuditResult.SUCCESS], "deployment.start": [AuditResult.SUCCESS],
         "deployment.delete": [AuditResult.SUCCESS],
+        "deployment.updated": [AuditResult.SUCCESS, AuditResult.FAILURE, AuditResult.FAILURE],
     }
     assert client.post(f"{base}/reboot/").status_code == 404
 
