@@ -181,7 +181,8 @@ def _find(api: Api, team: str, name: str) -> dict | None:
     return next((d for d in api.list_all(f"/teams/{team}/deployments/") if d["name"] == name), None)
 
 
-def _model_id(api: Api, team: str, model: dict) -> int:
+def _model(api: Api, team: str, model: dict) -> dict:
+    """The registry entry the spec names: that version, or the newest ready one."""
     versions = [m for m in api.list_all(f"/teams/{team}/models/", name=model["name"]) if m["name"] == model["name"]]
     if not versions:
         raise CliError(f"spec.model.name: no model named {model['name']!r} in team {team}.")
@@ -189,12 +190,12 @@ def _model_id(api: Api, team: str, model: dict) -> int:
         ready = [m for m in versions if m["status"] == "ready"]
         if not ready:
             raise CliError(f"spec.model: {model['name']} has no ready version yet.")
-        return max(ready, key=lambda m: m["version"])["id"]
+        return max(ready, key=lambda m: m["version"])
     match = next((m for m in versions if m["version"] == model["version"]), None)
     if match is None:
         have = ", ".join(str(m["version"]) for m in sorted(versions, key=lambda m: m["version"]))
         raise CliError(f"spec.model.version: {model['name']} has no version {model['version']} (it has {have}).")
-    return match["id"]
+    return match
 
 
 def _current(deployment: dict) -> dict:
@@ -229,7 +230,8 @@ def cmd_apply(api: Api, args, out) -> int:
         raise CliError(f"{args.filename} is not valid YAML: {exc}") from exc
     spec = parse_spec(document)
     team = _team(api, args, spec["team"])
-    desired = {**spec["fields"], "model_id": _model_id(api, team, spec["model"])}
+    model = _model(api, team, spec["model"])
+    desired = {**spec["fields"], "model_id": model["id"]}
     existing = _find(api, team, spec["name"])
     if existing is None:
         created = api.call("POST", f"/teams/{team}/deployments/", paths=SPEC_PATHS,
@@ -245,7 +247,10 @@ def cmd_apply(api: Api, args, out) -> int:
         print(f'deployment "{spec["name"]}" unchanged (revision {existing["revision"]["number"]})', file=out)
         return 0
     updated = api.call("PATCH", f"/teams/{team}/deployments/{existing['id']}/", body=changes, paths=SPEC_PATHS)
-    summary = ", ".join(f"{SPEC_PATHS[f]} {current[f]!r} → {v!r}" for f, v in changes.items())
+    was = existing["revision"]["model"]
+    shown = {"model_id": (f"{was['name']} v{was['version']}", f"{model['name']} v{model['version']}")}
+    summary = ", ".join(f"{SPEC_PATHS[f]} " + ("{} → {}".format(*shown[f]) if f in shown else f"{current[f]!r} → {v!r}")
+                        for f, v in changes.items())
     print(f'deployment "{spec["name"]}" configured: revision {updated["revision"]["number"]} ({summary})', file=out)
     return 0
 

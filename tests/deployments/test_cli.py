@@ -59,6 +59,7 @@ def test_apply_rollout_get_and_delete_against_a_live_server(celery_worker_proces
                                                            make_token, tmp_path):
     target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
     wait_artifact_ready(upload(team, members["deployer"]).pk)
+    wait_artifact_ready(upload(team, members["deployer"]).pk)  # v2, for a rollout
     _, token = make_token(members["deployer"], team, scopes=[Scope.READ, Scope.WRITE])
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC % {"target": 4})
@@ -76,22 +77,28 @@ def test_apply_rollout_get_and_delete_against_a_live_server(celery_worker_proces
     assert run(live_server, token, "apply", "-f", str(spec))[1] == 'deployment "cli-demo" unchanged (revision 2)\n'
     code, out, _ = run(live_server, token, "rollout", "status", "cli-demo", "--timeout", "60", "--interval", "0.2")
     assert code == 0 and "revision 2, 1/1 replicas ready" in out
+    spec.write_text((SPEC % {"target": 8}).replace("version: 1", "version: 2"))
+    code, out, _ = run(live_server, token, "apply", "-f", str(spec))
+    assert (code, out) == (0, 'deployment "cli-demo" configured: revision 3 (spec.model tiny-mlp v1 → tiny-mlp v2)\n')
+    code, out, _ = run(live_server, token, "rollout", "status", "cli-demo", "--timeout", "60", "--interval", "0.2")
+    assert code == 0 and "revision 3, 1/1 replicas ready" in out
     deployment = Deployment.objects.get(team=team, name="cli-demo")
-    assert deployment.revisions.count() == 2
+    assert deployment.revisions.count() == 3 and deployment.current_revision.artifact.version == 2
     assert deployment.current_revision.env == {"LOG_LEVEL": "info", "WORKERS": "2"}
+    assert len(marked_processes(deployment.key)) == 1  # the rollout retired the v1 replica
 
     # A refused change names the spec field and makes no revision.
     spec.write_text((SPEC % {"target": 8}).replace("{min: 1, max: 1}", "{min: 3, max: 2}"))
     code, _, err = run(live_server, token, "apply", "-f", str(spec))
     assert (code, err) == (1, "error: spec.replicas.min: min_replicas (3) cannot exceed max_replicas (2).\n")
-    assert deployment.revisions.count() == 2
+    assert deployment.revisions.count() == 3
 
     code, out, _ = run(live_server, token, "get", "deployments")
     header, row = out.splitlines()
     assert header.split() == ["NAME", "STATUS", "READY", "MODEL", "TARGET", "REVISION", "ENDPOINT"]
-    assert row.split()[:6] == ["cli-demo", "ready", "1/1", "tiny-mlp", "v1", "local"]
+    assert row.split()[:7] == ["cli-demo", "ready", "1/1", "tiny-mlp", "v2", "local", "3"]
     shown = json.loads(run(live_server, token, "get", "deployment", "cli-demo", "-o", "json")[1])
-    assert (shown["revision"]["number"], shown["revision"]["scaling_target"]) == (2, 8.0)
+    assert (shown["revision"]["number"], shown["revision"]["scaling_target"]) == (3, 8.0)
     assert yaml.safe_load(run(live_server, token, "get", "deployment", "cli-demo", "-o", "yaml")[1])["id"] == shown["id"]
 
     # The installed console script, configured by environment variables alone.
