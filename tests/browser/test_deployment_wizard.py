@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from deployments.models import Deployment
 from deployments.services import artifact_complete, artifact_create, artifact_file_put
 from deployments.services.targets import target_create
 from deployments.storage import artifact_storage
+from tests.factories.billing import GpuTypeFactory
 from tests.deployments.e2e import Gateway, expected_output, marked_processes, wait_artifact_ready, wait_for
 from tests.factories.models import tiny_onnx_bytes
 from tests.factories.tenancy import MembershipFactory, TeamFactory, UserFactory
@@ -26,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.worker]
 PASSWORD = "correct horse battery staple"
 # Team and deployment names no other test uses: the local backend finds replicas by "<team>-<name>".
 TEAM, NAME = "wizardry", "tiny-web"
+SWAP = 15_000  # ms for an htmx swap on a loaded machine
 
 
 @pytest.fixture
@@ -69,6 +72,8 @@ def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_proc
     team = TeamFactory(slug=TEAM, name="Wizardry")
     MembershipFactory(team=team, user=user, role="deployer")
     target_create(actor=None, name="local", kind="local", gpu_inventory={})
+    target_create(actor=None, name="gpu-box", kind="local", gpu_inventory={"l4-24gb": 2})
+    GpuTypeFactory(slug="l4-24gb", name="NVIDIA L4", memory_gb=Decimal("24"))
     artifact = artifact_create(team=team, actor=user, name="tiny-mlp", format="onnx")
     data = tiny_onnx_bytes(scale=0.1)
     artifact_file_put(artifact=artifact, actor=user, path="model.onnx", stream=io.BytesIO(data), length=len(data))
@@ -85,14 +90,20 @@ def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_proc
 
     page.get_by_label("Model version").select_option(label="tiny-mlp v1 (ONNX)")
     page.get_by_label("Name").fill(NAME)
+    # A target with GPUs offers its types; choosing one suggests one GPU and marks the fit.
+    page.get_by_label("Target", exact=True).select_option(label="gpu-box")
+    page.get_by_label("GPU type").select_option("l4-24gb")
+    expect(page.get_by_label("GPUs per replica")).to_have_value("1", timeout=SWAP)
+    expect(page.locator("#fit-table tr.chosen")).to_contain_text("fits on 1× l4-24gb", timeout=SWAP)
+    page.screenshot(path=str(output_dir / "wizard-gpu.png"), full_page=True)
     page.get_by_label("Target", exact=True).select_option(label="local")
-    expect(page.locator("#cpu-note")).to_contain_text("local has no GPUs: replicas serve on CPU")
+    expect(page.locator("#cpu-note")).to_contain_text("local has no GPUs: replicas serve on CPU", timeout=SWAP)
     expect(page.locator("#fit")).to_contain_text("needs about")
     expect(page.locator("#idle-off")).to_be_visible()
     page.get_by_label("Minimum replicas").fill("0")
-    expect(page.get_by_label("Idle time before scale to zero (s)")).to_be_visible()  # only with a minimum of 0
+    expect(page.get_by_label("Idle time before scale to zero (s)")).to_be_visible(timeout=SWAP)  # only with min 0
     page.get_by_label("Minimum replicas").fill("1")
-    expect(page.locator("#idle-off")).to_be_visible()
+    expect(page.locator("#idle-off")).to_be_visible(timeout=SWAP)
     page.get_by_label("Environment variables").fill("LOG_LEVEL=info")
     page.screenshot(path=str(output_dir / "wizard.png"), full_page=True)
     page.get_by_role("button", name="Create deployment").click()
