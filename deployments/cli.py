@@ -221,13 +221,29 @@ def desired_replicas(d: dict) -> int:
 # ---- commands ----
 
 def cmd_apply(api: Api, args, out) -> int:
+    """Apply every document of the file in order; a refused one does not stop the others."""
     try:
         with open(args.filename) if args.filename != "-" else sys.stdin as handle:
-            document = yaml.safe_load(handle)
+            documents = [d for d in yaml.safe_load_all(handle) if d is not None]
     except OSError as exc:
         raise CliError(f"cannot read {args.filename}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise CliError(f"{args.filename} is not valid YAML: {exc}") from exc
+    if not documents:
+        raise CliError(f"{args.filename} holds no spec.")
+    failed = 0
+    for number, document in enumerate(documents, start=1):
+        try:
+            apply_one(api, args, document, out)
+        except CliError as exc:
+            if len(documents) == 1:
+                raise
+            print(f"error: document {number}: {exc}", file=args.err)
+            failed += 1
+    return 1 if failed else 0
+
+
+def apply_one(api: Api, args, document, out) -> None:
     spec = parse_spec(document)
     team = _team(api, args, spec["team"])
     model = _model(api, team, spec["model"])
@@ -237,7 +253,7 @@ def cmd_apply(api: Api, args, out) -> int:
         created = api.call("POST", f"/teams/{team}/deployments/", paths=SPEC_PATHS,
                            body={"name": spec["name"], "target": spec["target"], **desired})
         print(f'deployment "{spec["name"]}" created (revision {created["revision"]["number"]})', file=out)
-        return 0
+        return
     if existing["target"] != spec["target"]:
         raise CliError(f"spec.target: {spec['name']} runs on {existing['target']!r}; a deployment cannot move "
                        f"to {spec['target']!r}. Delete it and apply again, or use another name.")
@@ -245,14 +261,13 @@ def cmd_apply(api: Api, args, out) -> int:
     changes = {field: value for field, value in desired.items() if not _same(current[field], value)}
     if not changes:
         print(f'deployment "{spec["name"]}" unchanged (revision {existing["revision"]["number"]})', file=out)
-        return 0
+        return
     updated = api.call("PATCH", f"/teams/{team}/deployments/{existing['id']}/", body=changes, paths=SPEC_PATHS)
     was = existing["revision"]["model"]
     shown = {"model_id": (f"{was['name']} v{was['version']}", f"{model['name']} v{model['version']}")}
     summary = ", ".join(f"{SPEC_PATHS[f]} " + ("{} → {}".format(*shown[f]) if f in shown else f"{current[f]!r} → {v!r}")
                         for f, v in changes.items())
     print(f'deployment "{spec["name"]}" configured: revision {updated["revision"]["number"]} ({summary})', file=out)
-    return 0
 
 
 def _row(d: dict) -> list[str]:
@@ -341,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="team slug (CONTROLPLANE_TEAM; default: the token's team)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    apply = commands.add_parser("apply", help="create or update a deployment from a YAML spec")
+    apply = commands.add_parser("apply", help="create or update deployments from a YAML spec (--- between several)")
     apply.add_argument("-f", "--filename", required=True, help="spec file, or - for standard input")
     apply.set_defaults(run=cmd_apply)
 
@@ -368,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
+    args.err = err
     try:
         return args.run(Api(args.url, args.token), args, out)
     except CliError as exc:

@@ -179,3 +179,23 @@ def test_another_teams_deployments_are_not_found(live_server, team, members, mak
     code, _, err = run(live_server, token, "--team", team.slug, "get", "deployments")
     assert code == 1 and err.startswith("error: Not found. (404): no team 'alpha' for this token")
     assert run(live_server, token, "get", "deployments") == (0, "No deployments in team beta.\n", "")
+
+
+def test_apply_several_documents_each_on_its_own(live_server, team, members, make_token, tmp_path):
+    from deployments.models import ModelArtifact
+
+    target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
+    ModelArtifact.objects.create(team=team, name="tiny-mlp", version=1, format="onnx", status="ready",
+                                 inspection={"parameter_count": 15, "weight_bytes": 60})
+    _, token = make_token(members["deployer"], team)
+    one, two = (SPEC % {"target": 4}).replace("cli-demo", "one"), (SPEC % {"target": 4}).replace("cli-demo", "two")
+    spec = tmp_path / "many.yaml"
+    spec.write_text(f"{one}---\n{two}")
+    assert run(live_server, token, "apply", "-f", str(spec)) == (
+        0, 'deployment "one" created (revision 1)\ndeployment "two" created (revision 1)\n', "")
+    bad = two.replace("two", "three").replace("local", "mars")
+    spec.write_text(f"{one}---\n{bad}---\n{two}")
+    code, out, err = run(live_server, token, "apply", "-f", str(spec))
+    assert code == 1 and out == 'deployment "one" unchanged (revision 1)\ndeployment "two" unchanged (revision 1)\n'
+    assert err == "error: document 2: spec.target: No such target available to this team.\n"
+    assert sorted(Deployment.objects.values_list("name", flat=True)) == ["one", "two"]
