@@ -207,3 +207,15 @@ def test_a_ready_model_page_offers_to_deploy_it(client, team, members, world):
     assert f'href="{link}"' in page
     wizard = client.get(link).content.decode()
     assert f'<option value="{world["artifact"].pk}" selected>tiny-mlp v1 (ONNX)</option>' in wizard
+
+
+def test_a_causal_lm_deployment_shows_the_openai_sdk_snippet(client, team, members, world, settings):
+    settings.GATEWAY_PUBLIC_URL = "http://gw:8080"
+    llm = ModelArtifact.objects.create(team=team, name="qwen-tiny", version=1, format="huggingface", status="ready",
+                                       inspection={"architecture": "Qwen2ForCausalLM", "parameter_count": 1000})
+    deployment = deployment_create(team=team, actor=members["deployer"], name="chat", target=world["cpu"],
+                                   artifact=llm)
+    client.force_login(members["viewer"])
+    page = client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/").content.decode()
+    assert 'id="snippet-openai"' in page and "base_url=&quot;http://gw:8080/endpoints/alpha/chat/v1&quot;" in page
+    assert "http://gw:8080/endpoints/alpha/chat/v1/chat/completions" in page
