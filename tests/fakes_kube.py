@@ -125,6 +125,15 @@ class FakeCluster:
         self.settle()
 
     # -- the API verbs --------------------------------------------------------------------------
+    @staticmethod
+    def _what(verb: str, args) -> str:
+        """How the real client names a call in its errors."""
+        if verb == "apply":
+            meta = args[0]["metadata"]
+            where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+            return f"apply {args[0]['kind']} {where}"
+        return {"get": "read", "list": "list"}.get(verb, verb) + " " + " ".join(str(a) for a in args[:2])
+
     def _scripted(self, s, verb: str, what: str):
         for i, (v, code, reason, message) in enumerate(s["errors"]):
             if v == verb:
@@ -135,7 +144,7 @@ class FakeCluster:
     def api(self, verb: str, *args, **kwargs):
         with self.state() as s:
             s["requests"].append([verb, *[a if isinstance(a, str) else a.get("kind") for a in args]])
-            error = self._scripted(s, verb, f"{verb} {args[0] if args and isinstance(args[0], str) else ''}")
+            error = self._scripted(s, verb, self._what(verb, args))
             if error:
                 raise error
             result = getattr(self, f"_{verb}")(s, *args, **kwargs)
@@ -163,10 +172,9 @@ class FakeCluster:
             if others and not force:
                 raise as_backend_error(409, _status(409, "Conflict", f"Apply failed with conflicts: conflict with "
                                        f"{sorted(others)[0]!r}"), what=f"apply {kind} {meta['name']}")
-            if current["metadata"].get("deletionTimestamp"):
-                raise as_backend_error(409, _status(409, "Conflict", f"object {meta['name']} is being deleted"),
-                                       what=f"apply {kind} {meta['name']}")
         new = obj
+        if current is not None and current["metadata"].get("deletionTimestamp"):  # patching does not undelete
+            new["metadata"]["deletionTimestamp"] = current["metadata"]["deletionTimestamp"]
         new["metadata"]["managedFields"] = [{"manager": manager, "operation": "Apply"}]
         new["metadata"]["uid"] = (current or {}).get("metadata", {}).get("uid") or f"uid-{len(s['objects'])}-{s['clock']}"
         if kind == "Deployment":
