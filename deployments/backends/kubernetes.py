@@ -82,6 +82,17 @@ DEFAULT_METRICS = {"concurrency": "serving_requests_in_flight", "rps": "serving_
                    "gpu": "DCGM_FI_DEV_GPU_UTIL"}
 
 
+def namespace_gpu_quota(team_quota: Mapping[str, int], target_gpu_types: Iterable[str]) -> int | None:
+    """The `requests.nvidia.com/gpu` ceiling of a team's namespace on one cluster: the sum of the
+    team's per-type quotas, but only when every GPU type the target offers is limited (a type the
+    team has no quota for is unlimited, so no total can be set). The per-type rule itself is the
+    deployment services' check; this is the cluster's own backstop."""
+    types = [t for t in target_gpu_types]
+    if not team_quota or not types or any(t not in team_quota for t in types):
+        return None
+    return sum(int(team_quota[t]) for t in types)
+
+
 def _label_value(value: str) -> str:
     """Any text as a label value: [A-Za-z0-9._-], at most 63, alphanumeric at both ends."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", value)[:63].strip("-._")
@@ -439,10 +450,10 @@ class KubernetesObserver:
                                                 container=crashed, previous=True, tail_lines=LOG_LINES)
                     if tail.strip():
                         message += ". Last log lines:\n" + tail.rstrip()[-1500:]
-                events.append(BackendEvent(kind=kind, message=message))
+                events.append(BackendEvent(kind=kind, message=message, ongoing=True))
         problem = _deployment_problem(deployment)
         if problem:
-            events.insert(0, BackendEvent(kind=problem[0], message=problem[1]))
+            events.insert(0, BackendEvent(kind=problem[0], message=problem[1], ongoing=True))
         # Dedupe: many pods share one reason; keep the first of each kind.
         seen, unique = set(), []
         for e in events:
@@ -450,6 +461,10 @@ class KubernetesObserver:
                 seen.add(e.kind)
                 unique.append(e)
         want = spec.get("replicas", 1)
+        if want == 0 and not replicas and not meta.get("deletionTimestamp"):
+            # Stopped or scaled to zero and drained: nothing runs. The objects stay (a start is one
+            # apply), but like the local backend's "no process" this reads as not existing.
+            return Observed(exists=False, message="Scaled to zero.", events=tuple(unique))
         ready = status.get("readyReplicas") or 0
         updated = status.get("updatedReplicas") or 0
         if meta.get("deletionTimestamp"):
@@ -457,7 +472,7 @@ class KubernetesObserver:
         elif unique:
             message = unique[0].message
         elif want == 0:
-            message = "Scaled to zero."
+            message = f"Scaling to zero: {len(replicas)} replicas stopping."
         elif ready < want or updated < want:
             message = f"{ready} of {want} replicas ready, {updated} on the current revision {revision}."
         else:
