@@ -176,7 +176,7 @@ class FakeCluster:
         if current is not None and current["metadata"].get("deletionTimestamp"):  # patching does not undelete
             new["metadata"]["deletionTimestamp"] = current["metadata"]["deletionTimestamp"]
         new["metadata"]["managedFields"] = [{"manager": manager, "operation": "Apply"}]
-        new["metadata"]["uid"] = (current or {}).get("metadata", {}).get("uid") or f"uid-{len(s['objects'])}-{s['clock']}"
+        new["metadata"]["uid"] = (current or {}).get("metadata", {}).get("uid") or f"uid-{s['clock']:08d}-{len(s['objects']):06d}"
         if kind == "Deployment":
             old_spec = (current or {}).get("spec", {})
             if "replicas" not in new["spec"]:  # the HPA's field: keep what is there
