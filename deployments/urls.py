@@ -8,3 +8,13 @@ urlpatterns = [
     path("teams/<slug:slug>/models/<int:pk>/", views.model_detail, name="model-detail"),
     path("teams/<slug:slug>/models/<int:pk>/delete/", views.model_delete, name="model-delete"),
 ]
+
+from . import kubernetes_views  # noqa: E402
+
+urlpatterns += [
+    path("targets/<int:pk>/kubernetes/", kubernetes_views.kubernetes_target, name="kubernetes-target"),
+    path("targets/<int:pk>/kubernetes/test-connection/", kubernetes_views.kubernetes_test_connection,
+         name="kubernetes-test-connection"),
+    path("teams/<slug:slug>/deployments/<int:pk>/manifests.yaml", kubernetes_views.deployment_manifests_download,
+         name="deployment-manifests-yaml"),
+]

@@ -191,6 +191,11 @@ class FakeCluster:
         return copy.deepcopy(s["objects"].get(self._id(kind, namespace, name)))
 
     def _list(self, s, kind: str, *, namespace: str = "", label_selector: str = "") -> list[dict]:
+        if kind == "Node":  # one node per GPU product, as the device plugin and feature discovery label them
+            return [{"apiVersion": "v1", "kind": "Node",
+                     "metadata": {"name": f"node-{i}", "labels": {"nvidia.com/gpu.product": product}},
+                     "status": {"allocatable": {GPU: str(count), "cpu": "32"}}}
+                    for i, (product, count) in enumerate(sorted(s["nodes"].items()))]
         return [copy.deepcopy(o) for o in s["objects"].values() if o["kind"] == kind
                 and (not namespace or o["metadata"].get("namespace") == namespace)
                 and _matches(o["metadata"].get("labels") or {}, label_selector)]
