@@ -445,7 +445,7 @@ class KubernetesObserver:
             problem = _pod_problem(pod)
             if problem:
                 kind, message, crashed = problem
-                if crashed and logs:
+                if crashed and logs and not any(e.kind == kind for e in events):  # one log read per deployment
                     tail = self.client.read_log(pmeta.get("namespace", ""), pmeta.get("name", ""),
                                                 container=crashed, previous=True, tail_lines=LOG_LINES)
                     if tail.strip():
