@@ -198,3 +198,30 @@ def test_rendering_is_deterministic_and_a_new_revision_changes_only_labels():
 def test_bad_spec_or_settings_name_the_field(changes, target, field):
     with pytest.raises(PermanentBackendError, match=f"^{field}:"):
         render_manifests(spec(**changes), target)
+
+
+def test_the_shipped_clusterrole_validates_and_covers_every_call_the_backend_makes():
+    from pathlib import Path
+
+    import yaml
+
+    from deployments.backends.kube_client import KINDS
+
+    documents = list(yaml.safe_load_all((Path(__file__).resolve().parents[3] / "deploy/rbac/clusterrole.yaml")
+                                        .read_text()))
+    for obj in documents:
+        for version in (VERSIONS[0], VERSIONS[-1]):
+            kubernetes_validate.validate(obj, version, strict=True)
+    role = next(o for o in documents if o["kind"] == "ClusterRole")
+    granted = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}
+
+    def group(kind):
+        api_version = KINDS[kind].api_version
+        return "" if api_version == "v1" else api_version.split("/")[0]
+
+    applied = {o["kind"] for case in CASES.values() for o in render_manifests(*case)} | {"Ingress"}
+    applied |= {o["kind"] for o in render_manifests(spec(), {"routing": "ingress"})}
+    needed = {(group(k), KINDS[k].plural, verb) for k in applied for verb in ("create", "patch", "delete", "list")}
+    needed |= {("", "pods", "list"), ("", "pods/log", "get"), ("", "nodes", "list")}
+    assert needed <= granted, sorted(needed - granted)
