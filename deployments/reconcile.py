@@ -88,18 +88,22 @@ def build_spec(deployment: Deployment):
         env=tuple(sorted(revision.env.items())),
         labels=(("team", deployment.team.slug), ("deployment", deployment.name),
                 ("revision", str(revision.number)), ("cost-centre", deployment.team.cost_centre))
-        + _quota_label(deployment),
+        + _scaling_labels(deployment),
     )
 
 
-def _quota_label(deployment: Deployment) -> tuple[tuple[str, str], ...]:
-    """("gpu-quota", N): the team's GPU ceiling on the target, for backends that enforce one of their
-    own (the Kubernetes namespace's ResourceQuota). Absent when some GPU type is unlimited."""
+def _scaling_labels(deployment: Deployment) -> tuple[tuple[str, str], ...]:
+    """For backends that scale by themselves (Kubernetes' HPA): ("replicas-pinned", "true") when a
+    user pinned the count, which then overrides their autoscaler too; ("gpu-quota", N), the team's
+    GPU ceiling on the target for a quota of their own (absent when some GPU type is unlimited)."""
     from deployments.backends.kubernetes import namespace_gpu_quota
 
+    labels: tuple[tuple[str, str], ...] = ()
+    if deployment.pinned_replicas is not None:
+        labels += (("replicas-pinned", "true"),)
     quota = namespace_gpu_quota(deployment.team.gpu_quota or {},
                                 [t for t, n in deployment.target.gpu_inventory.items() if n])
-    return () if quota is None else (("gpu-quota", str(quota)),)
+    return labels if quota is None else labels + (("gpu-quota", str(quota)),)
 
 
 def reconcile_deployment(*, deployment_id: int) -> Outcome | None:

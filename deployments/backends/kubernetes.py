@@ -223,8 +223,10 @@ def render_team_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
 
 
 def _autoscaled(spec: DeploymentSpec) -> bool:
-    """The HPA owns the replica count when it may vary and the deployment is not scaled to zero."""
-    return spec.replicas > 0 and spec.max_replicas > max(spec.min_replicas, 1)
+    """The HPA owns the replica count when it may vary, the deployment is not scaled to zero, and
+    no user pinned the count (the reconciler's "replicas-pinned" label)."""
+    pinned = dict(spec.labels).get("replicas-pinned") == "true"
+    return spec.replicas > 0 and spec.max_replicas > max(spec.min_replicas, 1) and not pinned
 
 
 def _hpa_metric(spec: DeploymentSpec, ks: KubeSettings) -> dict:

@@ -220,3 +220,22 @@ def test_endpoint_is_the_ingress_host_or_none_for_gateway_routing(cluster):
     backend.apply(spec(gpu_count=1))  # back to gateway routing: the Ingress goes
     cluster.settle()
     assert cluster.get_object("Ingress", "chat", "team-alpha") is None
+
+
+def test_a_pinned_count_overrides_the_hpa(cluster):
+    backend = backend_for(cluster)
+    backend.apply(spec(gpu_type="", gpu_count=0, min_replicas=1, max_replicas=4, replicas=3,
+                       labels=(("replicas-pinned", "true"),)))
+    assert cluster.get_object("HorizontalPodAutoscaler", "chat", "team-alpha") is None
+    assert cluster.get_object("Deployment", "chat", "team-alpha")["spec"]["replicas"] == 3
+
+
+def test_observe_tolerates_objects_with_fields_missing():
+    """Servers omit empty fields (no status yet, no conditions, no pod IP): nothing breaks."""
+    from deployments.backends.kubernetes import KubernetesObserver
+
+    observed = KubernetesObserver(client=None).observed(
+        {"metadata": {"name": "chat"}, "spec": {"replicas": 1}},
+        [{"metadata": {"name": "chat-1"}}, {"metadata": {"name": "chat-2"}, "status": {"containerStatuses": [{}]}}])
+    assert observed.exists and [r.ready for r in observed.replicas] == [False, False]
+    assert observed.message == "0 of 1 replicas ready, 0 on the current revision 0."
