@@ -39,36 +39,75 @@ def build_cluster(n: int, pods_each: int) -> tuple[dict, list[dict], list[str]]:
     for i in range(n):
         team, name = f"team{i % 50}", f"model-{i}"
         ns, key = f"team-{team}", f"{team}-model-{i}"
-        labels = {MANAGED: "controlplane", KEY: key, "controlplane.io/team": team,
-                  "controlplane.io/deployment": name, "controlplane.io/revision": "3"}
+        labels = {
+            MANAGED: "controlplane",
+            KEY: key,
+            "controlplane.io/team": team,
+            "controlplane.io/deployment": name,
+            "controlplane.io/revision": "3",
+        }
         pending, crashing = i % 100 == 7, i % 200 == 13
         ready = 0 if (pending or crashing) else pods_each
         deployments[(ns, name)] = {
-            "apiVersion": "apps/v1", "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
             "metadata": {"name": name, "namespace": ns, "labels": labels, "generation": 3},
             "spec": {"replicas": pods_each, "template": {"metadata": {"labels": labels}}},
-            "status": {"observedGeneration": 3, "replicas": pods_each, "readyReplicas": ready,
-                       "updatedReplicas": pods_each, "conditions": [
-                           {"type": "Available", "status": "True" if ready else "False"}]},
+            "status": {
+                "observedGeneration": 3,
+                "replicas": pods_each,
+                "readyReplicas": ready,
+                "updatedReplicas": pods_each,
+                "conditions": [{"type": "Available", "status": "True" if ready else "False"}],
+            },
         }
         keys.append(key)
         for j in range(pods_each):
-            status = {"phase": "Running", "podIP": f"10.{i // 250}.{i % 250}.{j + 1}",
-                      "startTime": "2026-11-24T08:00:00Z",
-                      "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                      "containerStatuses": [{"name": "model-server", "image": "controlplane:0.1.0",
-                                             "restartCount": 0, "state": {"running": {}}}]}
+            status = {
+                "phase": "Running",
+                "podIP": f"10.{i // 250}.{i % 250}.{j + 1}",
+                "startTime": "2026-11-24T08:00:00Z",
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+                "containerStatuses": [
+                    {
+                        "name": "model-server",
+                        "image": "controlplane:0.1.0",
+                        "restartCount": 0,
+                        "state": {"running": {}},
+                    }
+                ],
+            }
             if pending:
-                status = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
-                          "reason": "Unschedulable",
-                          "message": "0/12 nodes are available: 12 Insufficient nvidia.com/gpu."}]}
+                status = {
+                    "phase": "Pending",
+                    "conditions": [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": "0/12 nodes are available: 12 Insufficient nvidia.com/gpu.",
+                        }
+                    ],
+                }
             elif crashing:
                 status["containerStatuses"][0].update(
-                    state={"waiting": {"reason": "CrashLoopBackOff"}}, restartCount=5,
-                    lastState={"terminated": {"exitCode": 1}})
-            pods.append({"apiVersion": "v1", "kind": "Pod", "metadata": {
-                "name": f"{name}-{j}", "namespace": ns, "labels": labels}, "status": status,
-                "spec": {"containers": [{"name": "model-server", "ports": [{"name": "http", "containerPort": 9000}]}]}})
+                    state={"waiting": {"reason": "CrashLoopBackOff"}},
+                    restartCount=5,
+                    lastState={"terminated": {"exitCode": 1}},
+                )
+            pods.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"{name}-{j}", "namespace": ns, "labels": labels},
+                    "status": status,
+                    "spec": {
+                        "containers": [
+                            {"name": "model-server", "ports": [{"name": "http", "containerPort": 9000}]}
+                        ]
+                    },
+                }
+            )
     return deployments, pods, keys
 
 
@@ -98,12 +137,14 @@ class FakeApi(BaseHTTPRequestHandler):
             return self._send(200, b"loading model\nRuntimeError: CUDA out of memory\n", "text/plain")
         if parts[:2] == ["apis", "apps"] and len(parts) == 7:  # GET one deployment
             obj = self.deployments.get((parts[4], parts[6]))
-            return self._send(200 if obj else 404, json.dumps(obj or {"kind": "Status", "code": 404}).encode())
+            return self._send(
+                200 if obj else 404, json.dumps(obj or {"kind": "Status", "code": 404}).encode()
+            )
         items = list(self.deployments.values()) if "deployments" in parts else self.pods
         selector = dict(term.split("=", 1) for term in query.get("labelSelector", "").split(",") if term)
         items = [o for o in items if all(o["metadata"]["labels"].get(k) == v for k, v in selector.items())]
         start, limit = int(query.get("continue") or 0), int(query.get("limit") or len(items) or 1)
-        page = items[start:start + limit]
+        page = items[start : start + limit]
         token = str(start + limit) if start + limit < len(items) else ""
         body = {"kind": "List", "metadata": {"continue": token} if token else {}, "items": page}
         return self._send(200, json.dumps(body).encode())
@@ -116,8 +157,9 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=500)
     args = parser.parse_args()
 
-    import django
     import os
+
+    import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.base")
     django.setup()
@@ -152,11 +194,17 @@ def main() -> None:
     problems = sum(1 for o in observed.values() if o.events)
     assert len(observed) == args.deployments and ready + problems == args.deployments, (ready, problems)
     print(f"cluster: {args.deployments} deployments x {args.pods} pods, page size {args.page_size}")
-    print(f"baseline (one GET per deployment):  {baseline_client.calls:6d} API calls  {baseline_s * 1000:8.1f} ms")
-    print(f"observe_many (label-selected lists): {backend.client.calls:5d} API calls  {sweep_s * 1000:8.1f} ms  "
-          f"({ready} ready, {problems} with a reason: pending or crash-looping, logs read)")
-    print(f"ratio: {baseline_client.calls / backend.client.calls:.0f}x fewer API calls, "
-          f"{baseline_s / sweep_s:.2f}x the baseline's speed (time ratio baseline/sweep)")
+    print(
+        f"baseline (one GET per deployment):  {baseline_client.calls:6d} API calls  {baseline_s * 1000:8.1f} ms"
+    )
+    print(
+        f"observe_many (label-selected lists): {backend.client.calls:5d} API calls  {sweep_s * 1000:8.1f} ms  "
+        f"({ready} ready, {problems} with a reason: pending or crash-looping, logs read)"
+    )
+    print(
+        f"ratio: {baseline_client.calls / backend.client.calls:.0f}x fewer API calls, "
+        f"{baseline_s / sweep_s:.2f}x the baseline's speed (time ratio baseline/sweep)"
+    )
 
 
 if __name__ == "__main__":

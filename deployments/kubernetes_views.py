@@ -21,10 +21,16 @@ from deployments.services.kubernetes import target_credentials_set, target_test_
 
 
 class CredentialsForm(forms.Form):
-    kubeconfig = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}), required=False,
-                                 strip=False, help_text="Paste the kubeconfig. It is stored encrypted and never shown again.")
+    kubeconfig = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        required=False,
+        strip=False,
+        help_text="Paste the kubeconfig. It is stored encrypted and never shown again.",
+    )
     context = forms.CharField(required=False, help_text="Empty uses the kubeconfig's current-context.")
-    in_cluster = forms.BooleanField(required=False, label="Use the control plane's in-cluster service account")
+    in_cluster = forms.BooleanField(
+        required=False, label="Use the control plane's in-cluster service account"
+    )
 
 
 def _kubernetes_target(request, pk) -> Target:
@@ -43,17 +49,29 @@ def kubernetes_target(request, pk):
         except ApplicationError as exc:
             field = exc.extra.get("field")
             form.add_error(field if field in form.fields else None, exc.message)
-            audit_record(actor=request.user, action="target.credentials_set", resource_type="target",
-                         resource_id=target.pk, parameters={"name": target.name}, result=AuditResult.FAILURE,
-                         error=exc.message)
+            audit_record(
+                actor=request.user,
+                action="target.credentials_set",
+                resource_type="target",
+                resource_id=target.pk,
+                parameters={"name": target.name},
+                result=AuditResult.FAILURE,
+                error=exc.message,
+            )
         else:
             messages.success(request, f"Credentials of {target.name} saved.")
             return redirect("kubernetes-target", pk=target.pk)
     settings = target.settings
-    source = ("in-cluster service account" if settings.get("in_cluster") else
-              f"uploaded kubeconfig{' (context ' + settings['context'] + ')' if settings.get('context') else ''}"
-              if settings.get("kubeconfig_encrypted") else "none yet")
-    return render(request, "deployments/targets/kubernetes.html", {"target": target, "form": form, "source": source})
+    source = (
+        "in-cluster service account"
+        if settings.get("in_cluster")
+        else f"uploaded kubeconfig{' (context ' + settings['context'] + ')' if settings.get('context') else ''}"
+        if settings.get("kubeconfig_encrypted")
+        else "none yet"
+    )
+    return render(
+        request, "deployments/targets/kubernetes.html", {"target": target, "form": form, "source": source}
+    )
 
 
 @login_required

@@ -28,8 +28,16 @@ GPU = "nvidia.com/gpu"
 
 
 def _status(code: int, reason: str, message: str) -> str:
-    return json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-                       "reason": reason, "message": message})
+    return json.dumps(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": code,
+            "reason": reason,
+            "message": message,
+        }
+    )
 
 
 def _matches(labels: Mapping, selector: str) -> bool:
@@ -43,8 +51,16 @@ def _matches(labels: Mapping, selector: str) -> bool:
 class FakeCluster:
     def __init__(self, path: str | Path | None = None, *, gpu_nodes: Mapping[str, int] | None = None):
         self.path = Path(path) if path else None
-        self._state = {"objects": {}, "errors": [], "logs": {}, "ready": {}, "failures": {}, "clock": 0,
-                       "nodes": dict(gpu_nodes or {"NVIDIA-A100-SXM4-80GB": 4}), "requests": []}
+        self._state = {
+            "objects": {},
+            "errors": [],
+            "logs": {},
+            "ready": {},
+            "failures": {},
+            "clock": 0,
+            "nodes": dict(gpu_nodes or {"NVIDIA-A100-SXM4-80GB": 4}),
+            "requests": [],
+        }
         if self.path and not self.path.exists():
             self.path.write_text(json.dumps(self._state))
 
@@ -68,9 +84,12 @@ class FakeCluster:
 
     def objects(self, kind: str | None = None, namespace: str | None = None) -> list[dict]:
         with self.state() as s:
-            return [copy.deepcopy(o) for o in s["objects"].values()
-                    if (kind is None or o["kind"] == kind)
-                    and (namespace is None or o["metadata"].get("namespace", "") == namespace)]
+            return [
+                copy.deepcopy(o)
+                for o in s["objects"].values()
+                if (kind is None or o["kind"] == kind)
+                and (namespace is None or o["metadata"].get("namespace", "") == namespace)
+            ]
 
     def get_object(self, kind: str, name: str, namespace: str = "") -> dict | None:
         with self.state() as s:
@@ -84,8 +103,14 @@ class FakeCluster:
     def fail_next(self, verb: str, code: int, message: str, reason: str = "") -> None:
         """The next `verb` call (apply, get, list, delete, log) answers with this error."""
         with self.state() as s:
-            s["errors"].append([verb, code, reason or {409: "Conflict", 422: "Invalid", 403: "Forbidden"}.get(code, ""),
-                                message])
+            s["errors"].append(
+                [
+                    verb,
+                    code,
+                    reason or {409: "Conflict", 422: "Invalid", 403: "Forbidden"}.get(code, ""),
+                    message,
+                ]
+            )
 
     def set_ready(self, key: str, ready: bool = True) -> None:
         """Pods of this deployment pass their readiness probe from now on (once scheduled)."""
@@ -118,9 +143,13 @@ class FakeCluster:
         with self.state() as s:
             s["objects"].pop(self._id(kind, namespace, name), None)
             if kind == "Deployment":
-                for oid in [i for i, o in s["objects"].items() if o["kind"] == "Pod"
-                            and o["metadata"].get("namespace") == namespace
-                            and o["metadata"]["labels"].get("fake/owner") == name]:
+                for oid in [
+                    i
+                    for i, o in s["objects"].items()
+                    if o["kind"] == "Pod"
+                    and o["metadata"].get("namespace") == namespace
+                    and o["metadata"]["labels"].get("fake/owner") == name
+                ]:
                     s["objects"].pop(oid)
         self.settle()
 
@@ -159,24 +188,41 @@ class FakeCluster:
         if KINDS[kind].namespaced:
             namespace = s["objects"].get(self._id("Namespace", "", ns))
             if namespace is None:
-                raise as_backend_error(404, _status(404, "NotFound", f'namespaces "{ns}" not found'),
-                                       what=f"apply {kind} {ns}/{meta['name']}")
+                raise as_backend_error(
+                    404,
+                    _status(404, "NotFound", f'namespaces "{ns}" not found'),
+                    what=f"apply {kind} {ns}/{meta['name']}",
+                )
             if namespace["metadata"].get("deletionTimestamp"):
-                raise as_backend_error(403, _status(403, "Forbidden", f"{kind.lower()} \"{meta['name']}\" is forbidden: "
-                                       f"unable to create new content in namespace {ns} because it is being terminated"),
-                                       what=f"apply {kind} {ns}/{meta['name']}")
+                raise as_backend_error(
+                    403,
+                    _status(
+                        403,
+                        "Forbidden",
+                        f'{kind.lower()} "{meta["name"]}" is forbidden: '
+                        f"unable to create new content in namespace {ns} because it is being terminated",
+                    ),
+                    what=f"apply {kind} {ns}/{meta['name']}",
+                )
         oid = self._id(kind, ns, meta["name"])
         current = s["objects"].get(oid)
         if current is not None:
             others = {m["manager"] for m in current["metadata"].get("managedFields", [])} - {manager}
             if others and not force:
-                raise as_backend_error(409, _status(409, "Conflict", f"Apply failed with conflicts: conflict with "
-                                       f"{sorted(others)[0]!r}"), what=f"apply {kind} {meta['name']}")
+                raise as_backend_error(
+                    409,
+                    _status(
+                        409, "Conflict", f"Apply failed with conflicts: conflict with {sorted(others)[0]!r}"
+                    ),
+                    what=f"apply {kind} {meta['name']}",
+                )
         new = obj
         if current is not None and current["metadata"].get("deletionTimestamp"):  # patching does not undelete
             new["metadata"]["deletionTimestamp"] = current["metadata"]["deletionTimestamp"]
         new["metadata"]["managedFields"] = [{"manager": manager, "operation": "Apply"}]
-        new["metadata"]["uid"] = (current or {}).get("metadata", {}).get("uid") or f"uid-{s['clock']:08d}-{len(s['objects']):06d}"
+        new["metadata"]["uid"] = (current or {}).get("metadata", {}).get(
+            "uid"
+        ) or f"uid-{s['clock']:08d}-{len(s['objects']):06d}"
         if kind == "Deployment":
             old_spec = (current or {}).get("spec", {})
             if "replicas" not in new["spec"]:  # the HPA's field: keep what is there
@@ -192,13 +238,22 @@ class FakeCluster:
 
     def _list(self, s, kind: str, *, namespace: str = "", label_selector: str = "") -> list[dict]:
         if kind == "Node":  # one node per GPU product, as the device plugin and feature discovery label them
-            return [{"apiVersion": "v1", "kind": "Node",
-                     "metadata": {"name": f"node-{i}", "labels": {"nvidia.com/gpu.product": product}},
-                     "status": {"allocatable": {GPU: str(count), "cpu": "32"}}}
-                    for i, (product, count) in enumerate(sorted(s["nodes"].items()))]
-        return [copy.deepcopy(o) for o in s["objects"].values() if o["kind"] == kind
-                and (not namespace or o["metadata"].get("namespace") == namespace)
-                and _matches(o["metadata"].get("labels") or {}, label_selector)]
+            return [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": f"node-{i}", "labels": {"nvidia.com/gpu.product": product}},
+                    "status": {"allocatable": {GPU: str(count), "cpu": "32"}},
+                }
+                for i, (product, count) in enumerate(sorted(s["nodes"].items()))
+            ]
+        return [
+            copy.deepcopy(o)
+            for o in s["objects"].values()
+            if o["kind"] == kind
+            and (not namespace or o["metadata"].get("namespace") == namespace)
+            and _matches(o["metadata"].get("labels") or {}, label_selector)
+        ]
 
     def _delete(self, s, kind: str, name: str, namespace: str = "") -> bool:
         obj = s["objects"].get(self._id(kind, namespace, name))
@@ -222,16 +277,25 @@ class FakeCluster:
             s["clock"] += 1
             objects = s["objects"]
             if deletions:
-                terminating_ns = {o["metadata"]["name"] for o in objects.values()
-                                  if o["kind"] == "Namespace" and o["metadata"].get("deletionTimestamp")}
+                terminating_ns = {
+                    o["metadata"]["name"]
+                    for o in objects.values()
+                    if o["kind"] == "Namespace" and o["metadata"].get("deletionTimestamp")
+                }
                 for oid, o in list(objects.items()):
-                    if o["metadata"].get("deletionTimestamp") or o["metadata"].get("namespace") in terminating_ns:
+                    if (
+                        o["metadata"].get("deletionTimestamp")
+                        or o["metadata"].get("namespace") in terminating_ns
+                    ):
                         objects.pop(oid)
             deployments = [o for o in objects.values() if o["kind"] == "Deployment"]
             # Pods belong to a live Deployment; everything else goes.
             live = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in deployments}
             for oid, o in list(objects.items()):
-                if o["kind"] == "Pod" and (o["metadata"]["namespace"], o["metadata"]["labels"]["fake/owner"]) not in live:
+                if (
+                    o["kind"] == "Pod"
+                    and (o["metadata"]["namespace"], o["metadata"]["labels"]["fake/owner"]) not in live
+                ):
                     objects.pop(oid)
             free = dict(s["nodes"])
             for d in sorted(deployments, key=lambda d: d["metadata"]["uid"]):
@@ -251,14 +315,26 @@ class FakeCluster:
         quota_left = int(quota["spec"]["hard"][f"requests.{GPU}"]) if quota else None
         if quota_left is not None:
             for other in objects.values():
-                if other["kind"] == "Pod" and other["metadata"]["namespace"] == ns \
-                        and other["metadata"]["labels"]["fake/owner"] != name:
+                if (
+                    other["kind"] == "Pod"
+                    and other["metadata"]["namespace"] == ns
+                    and other["metadata"]["labels"]["fake/owner"] != name
+                ):
                     quota_left -= other["metadata"].get("fake/gpus", 0)
         # Replace pods of another revision (a rollout), keep those of this one, up to `want`.
-        pods = [o for o in objects.values() if o["kind"] == "Pod" and o["metadata"]["namespace"] == ns
-                and o["metadata"]["labels"]["fake/owner"] == name]
-        keep = [p for p in pods if p["metadata"]["labels"].get("controlplane.io/revision") == revision
-                and p["metadata"].get("fake/template") == json.dumps(template, sort_keys=True)][:want]
+        pods = [
+            o
+            for o in objects.values()
+            if o["kind"] == "Pod"
+            and o["metadata"]["namespace"] == ns
+            and o["metadata"]["labels"]["fake/owner"] == name
+        ]
+        keep = [
+            p
+            for p in pods
+            if p["metadata"]["labels"].get("controlplane.io/revision") == revision
+            and p["metadata"].get("fake/template") == json.dumps(template, sort_keys=True)
+        ][:want]
         for p in pods:
             if p not in keep:
                 objects.pop(self._id("Pod", ns, p["metadata"]["name"]))
@@ -269,8 +345,10 @@ class FakeCluster:
             pod_name = f"{name}-r{revision}-{i}"
             if gpus and quota_left is not None:
                 if quota_left < gpus:
-                    replica_failure = (f'pods "{pod_name}" is forbidden: exceeded quota: controlplane-gpu, requested: '
-                                       f"requests.{GPU}={gpus}, limited: requests.{GPU}={quota['spec']['hard'][f'requests.{GPU}']}")
+                    replica_failure = (
+                        f'pods "{pod_name}" is forbidden: exceeded quota: controlplane-gpu, requested: '
+                        f"requests.{GPU}={gpus}, limited: requests.{GPU}={quota['spec']['hard'][f'requests.{GPU}']}"
+                    )
                     objects.pop(self._id("Pod", ns, pod_name), None)
                     continue
                 quota_left -= gpus
@@ -278,45 +356,111 @@ class FakeCluster:
             if scheduled and gpus:
                 free[product] -= gpus
             labels = dict(template["metadata"]["labels"], **{"fake/owner": name})
-            status: dict = {"phase": "Running" if scheduled else "Pending", "startTime": "2026-11-24T09:00:00Z"}
+            status: dict = {
+                "phase": "Running" if scheduled else "Pending",
+                "startTime": "2026-11-24T09:00:00Z",
+            }
             if not scheduled:
-                status["conditions"] = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                                         "message": f"0/{len(s['nodes'])} nodes are available: "
-                                                    f"{len(s['nodes'])} Insufficient {GPU}."}]
+                status["conditions"] = [
+                    {
+                        "type": "PodScheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": f"0/{len(s['nodes'])} nodes are available: "
+                        f"{len(s['nodes'])} Insufficient {GPU}.",
+                    }
+                ]
             else:
-                container = {"name": "model-server", "image": pod_spec["containers"][0]["image"], "restartCount": 0,
-                             "state": {"running": {}}, "ready": ready and not failure}
+                container = {
+                    "name": "model-server",
+                    "image": pod_spec["containers"][0]["image"],
+                    "restartCount": 0,
+                    "state": {"running": {}},
+                    "ready": ready and not failure,
+                }
                 if failure == "image_pull":
-                    container["state"] = {"waiting": {"reason": "ImagePullBackOff",
-                                                      "message": f'Back-off pulling image "{container["image"]}"'}}
+                    container["state"] = {
+                        "waiting": {
+                            "reason": "ImagePullBackOff",
+                            "message": f'Back-off pulling image "{container["image"]}"',
+                        }
+                    }
                 elif failure == "crash_loop":
-                    container.update(restartCount=4, state={"waiting": {"reason": "CrashLoopBackOff"}},
-                                     lastState={"terminated": {"exitCode": 1, "reason": "Error"}})
-                status.update(podIP=f"10.0.{len(objects) % 250}.{i + 10}", containerStatuses=[container],
-                              conditions=[{"type": "PodScheduled", "status": "True"},
-                                          {"type": "Ready", "status": "True" if container["ready"] else "False"}])
+                    container.update(
+                        restartCount=4,
+                        state={"waiting": {"reason": "CrashLoopBackOff"}},
+                        lastState={"terminated": {"exitCode": 1, "reason": "Error"}},
+                    )
+                status.update(
+                    podIP=f"10.0.{len(objects) % 250}.{i + 10}",
+                    containerStatuses=[container],
+                    conditions=[
+                        {"type": "PodScheduled", "status": "True"},
+                        {"type": "Ready", "status": "True" if container["ready"] else "False"},
+                    ],
+                )
             pod_id = self._id("Pod", ns, pod_name)
-            if pod_id in objects and objects[pod_id]["metadata"]["labels"].get("controlplane.io/revision") == revision:
+            if (
+                pod_id in objects
+                and objects[pod_id]["metadata"]["labels"].get("controlplane.io/revision") == revision
+            ):
                 objects[pod_id]["status"] = status
             else:
-                objects[pod_id] = {"apiVersion": "v1", "kind": "Pod", "status": status,
-                                   "metadata": {"name": pod_name, "namespace": ns, "labels": labels, "fake/gpus": gpus,
-                                                "fake/template": json.dumps(template, sort_keys=True)},
-                                   "spec": {"containers": pod_spec["containers"]}}
-        pods = [o for o in objects.values() if o["kind"] == "Pod" and o["metadata"]["namespace"] == ns
-                and o["metadata"]["labels"]["fake/owner"] == name]
-        ready_count = sum(1 for p in pods if any(c.get("type") == "Ready" and c.get("status") == "True"
-                                                 for c in p["status"].get("conditions", [])))
+                objects[pod_id] = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "status": status,
+                    "metadata": {
+                        "name": pod_name,
+                        "namespace": ns,
+                        "labels": labels,
+                        "fake/gpus": gpus,
+                        "fake/template": json.dumps(template, sort_keys=True),
+                    },
+                    "spec": {"containers": pod_spec["containers"]},
+                }
+        pods = [
+            o
+            for o in objects.values()
+            if o["kind"] == "Pod"
+            and o["metadata"]["namespace"] == ns
+            and o["metadata"]["labels"]["fake/owner"] == name
+        ]
+        ready_count = sum(
+            1
+            for p in pods
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in p["status"].get("conditions", [])
+            )
+        )
         conditions = []
         if failure == "progress_deadline":
-            conditions.append({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                               "message": f'ReplicaSet "{name}-r{revision}" has timed out progressing.'})
+            conditions.append(
+                {
+                    "type": "Progressing",
+                    "status": "False",
+                    "reason": "ProgressDeadlineExceeded",
+                    "message": f'ReplicaSet "{name}-r{revision}" has timed out progressing.',
+                }
+            )
         if replica_failure:
-            conditions.append({"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                               "message": replica_failure})
-        d["status"] = {"observedGeneration": d["metadata"].get("generation", 1), "replicas": len(pods),
-                       "updatedReplicas": len(pods), "readyReplicas": ready_count,
-                       "availableReplicas": ready_count, "conditions": conditions}
+            conditions.append(
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "reason": "FailedCreate",
+                    "message": replica_failure,
+                }
+            )
+        d["status"] = {
+            "observedGeneration": d["metadata"].get("generation", 1),
+            "replicas": len(pods),
+            "updatedReplicas": len(pods),
+            "readyReplicas": ready_count,
+            "availableReplicas": ready_count,
+            "conditions": conditions,
+        }
 
 
 class FakeKubeClient:

@@ -38,12 +38,22 @@ class TargetCredentialsApi(_PlatformTargetApi):
 
     @extend_schema_serializer(component_name="TargetCredentialsInput")
     class InputSerializer(serializers.Serializer):
-        kubeconfig = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
-                                           help_text="The kubeconfig file's text.")
-        context = serializers.CharField(required=False, allow_blank=True, default="",
-                                        help_text="A context of the kubeconfig; empty uses its current-context.")
-        in_cluster = serializers.BooleanField(default=False,
-                                              help_text="Use the control plane pod's service account instead.")
+        kubeconfig = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            trim_whitespace=False,
+            help_text="The kubeconfig file's text.",
+        )
+        context = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="A context of the kubeconfig; empty uses its current-context.",
+        )
+        in_cluster = serializers.BooleanField(
+            default=False, help_text="Use the control plane pod's service account instead."
+        )
 
     @extend_schema(request=InputSerializer, responses=TargetOutput)
     def post(self, request, pk):
@@ -57,15 +67,23 @@ class TargetCredentialsApi(_PlatformTargetApi):
 class TargetTestConnectionApi(_PlatformTargetApi):
     audit_actions = {"POST": "target.test_connection"}
 
-    @extend_schema(request=None, responses=inline_serializer("ConnectionReport", {
-        "ok": serializers.BooleanField(), "error": serializers.CharField(required=False),
-        "server_version": serializers.CharField(required=False), "nodes": serializers.IntegerField(required=False),
-        "gpu_resource": serializers.BooleanField(required=False),
-        "gpu_product_label": serializers.CharField(required=False),
-        "gpu_product_labels_present": serializers.BooleanField(required=False),
-        "allocatable_gpus": serializers.DictField(child=serializers.IntegerField(), required=False),
-        "missing_gpu_types": serializers.ListField(child=serializers.CharField(), required=False),
-    }))
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "ConnectionReport",
+            {
+                "ok": serializers.BooleanField(),
+                "error": serializers.CharField(required=False),
+                "server_version": serializers.CharField(required=False),
+                "nodes": serializers.IntegerField(required=False),
+                "gpu_resource": serializers.BooleanField(required=False),
+                "gpu_product_label": serializers.CharField(required=False),
+                "gpu_product_labels_present": serializers.BooleanField(required=False),
+                "allocatable_gpus": serializers.DictField(child=serializers.IntegerField(), required=False),
+                "missing_gpu_types": serializers.ListField(child=serializers.CharField(), required=False),
+            },
+        ),
+    )
     def post(self, request, pk):
         return Response(target_test_connection(target=self.target(request, pk), actor=request.user))
 
@@ -75,8 +93,11 @@ class DeploymentManifestsApi(TeamScopedApiMixin, APIView):
 
     role_map = {"GET": Action.MODEL_VIEW}
 
-    @extend_schema(responses=inline_serializer("DeploymentManifests", {
-        "objects": serializers.ListField(child=serializers.DictField())}))
+    @extend_schema(
+        responses=inline_serializer(
+            "DeploymentManifests", {"objects": serializers.ListField(child=serializers.DictField())}
+        )
+    )
     def get(self, request, slug, pk):
         deployment = deployment_get(team=self.get_team(slug), deployment_id=pk)
         return Response({"objects": deployment_manifests(deployment=deployment)})
@@ -94,7 +115,9 @@ class DeploymentManifestsYamlApi(TeamScopedApiMixin, APIView):
 
 
 def yaml_download(deployment) -> HttpResponse:
-    response = HttpResponse(manifests_yaml(deployment_manifests(deployment=deployment)),
-                            content_type="application/yaml; charset=utf-8")
+    response = HttpResponse(
+        manifests_yaml(deployment_manifests(deployment=deployment)),
+        content_type="application/yaml; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="{deployment.team.slug}-{deployment.name}.yaml"'
     return response

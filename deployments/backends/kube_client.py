@@ -68,7 +68,9 @@ class KubeClient(Protocol):
     def delete(self, kind: str, name: str, namespace: str = "") -> bool:
         """Start deleting (foreground: dependents first); False when it was already absent."""
 
-    def read_log(self, namespace: str, pod: str, *, container: str, previous: bool, tail_lines: int) -> str: ...
+    def read_log(
+        self, namespace: str, pod: str, *, container: str, previous: bool, tail_lines: int
+    ) -> str: ...
 
     def version(self) -> dict: ...
 
@@ -82,7 +84,11 @@ def as_backend_error(status: int | None, body: str | bytes | None, *, what: str)
             message, reason = status_obj.get("message", ""), status_obj.get("reason", "")
     except (ValueError, TypeError):
         message = (body.decode(errors="replace") if isinstance(body, bytes) else str(body or ""))[:500]
-    text = f"{what}: Kubernetes answered {status}" + (f" {reason}" if reason else "") + (f": {message}" if message else "")
+    text = (
+        f"{what}: Kubernetes answered {status}"
+        + (f" {reason}" if reason else "")
+        + (f": {message}" if message else "")
+    )
     # A namespace being torn down refuses new content with 403 until it is gone: retry, then it is recreated.
     terminating = status == 403 and ("being terminated" in message or reason == "NamespaceTerminating")
     if status is None or status in (408, 409, 429) or status >= 500 or terminating:
@@ -100,8 +106,18 @@ class OfficialKubeClient:
         self.page_size = page_size
         self.calls = 0
 
-    def _request(self, method: str, path: str, *, query=None, body=None, content_type="application/json",
-                 accept="application/json", what: str, allow_404: bool = False):
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query=None,
+        body=None,
+        content_type="application/json",
+        accept="application/json",
+        what: str,
+        allow_404: bool = False,
+    ):
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -109,13 +125,18 @@ class OfficialKubeClient:
         if body is not None:
             headers["Content-Type"] = content_type
         method, url, headers, body, _ = self.api.param_serialize(
-            method, path, query_params=list(query or []), header_params=headers, body=body,
+            method,
+            path,
+            query_params=list(query or []),
+            header_params=headers,
+            body=body,
             auth_settings=["BearerToken"],
         )
         self.calls += 1
         try:
-            response = self.api.call_api(method, url, header_params=headers, body=body,
-                                         _request_timeout=self.timeout)
+            response = self.api.call_api(
+                method, url, header_params=headers, body=body, _request_timeout=self.timeout
+            )
             response.read()
         except ApiException as exc:  # raised by the REST layer for some statuses
             if allow_404 and exc.status == 404:
@@ -136,12 +157,18 @@ class OfficialKubeClient:
         meta = obj["metadata"]
         path = kind.path(meta.get("namespace", ""), meta["name"])
         return self._request(
-            "PATCH", path, query=[("fieldManager", FIELD_MANAGER), ("force", "true")], body=dict(obj),
-            content_type=APPLY_PATCH, what=f"apply {obj['kind']} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " "),
+            "PATCH",
+            path,
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            body=dict(obj),
+            content_type=APPLY_PATCH,
+            what=f"apply {obj['kind']} {meta.get('namespace', '')}/{meta['name']}".replace(" /", " "),
         )
 
     def get(self, kind: str, name: str, namespace: str = "") -> dict | None:
-        return self._request("GET", KINDS[kind].path(namespace, name), what=f"read {kind} {name}", allow_404=True)
+        return self._request(
+            "GET", KINDS[kind].path(namespace, name), what=f"read {kind} {name}", allow_404=True
+        )
 
     def list(self, kind: str, *, namespace: str = "", label_selector: str = "") -> list[dict]:
         items, token = [], ""
@@ -159,16 +186,27 @@ class OfficialKubeClient:
 
     def delete(self, kind: str, name: str, namespace: str = "") -> bool:
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Foreground"}
-        answer = self._request("DELETE", KINDS[kind].path(namespace, name), body=body,
-                               what=f"delete {kind} {name}", allow_404=True)
+        answer = self._request(
+            "DELETE",
+            KINDS[kind].path(namespace, name),
+            body=body,
+            what=f"delete {kind} {name}",
+            allow_404=True,
+        )
         return answer is not None
 
     def read_log(self, namespace: str, pod: str, *, container: str, previous: bool, tail_lines: int) -> str:
         query = [("container", container), ("tailLines", str(tail_lines))]
         if previous:
             query.append(("previous", "true"))
-        text = self._request("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log", query=query,
-                             accept="text/plain", what=f"read log of pod {pod}", allow_404=True)
+        text = self._request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+            query=query,
+            accept="text/plain",
+            what=f"read log of pod {pod}",
+            allow_404=True,
+        )
         return text or ""
 
     def version(self) -> dict:
@@ -217,16 +255,22 @@ def official_client(target: TargetConfig) -> OfficialKubeClient:
                 raise KubeconfigError(str(exc)) from exc
             context = s.get("context") or None
             if context and context not in kubeconfig_contexts(config):
-                raise KubeconfigError(f"context: {context!r} is not in the kubeconfig "
-                                      f"(have {kubeconfig_contexts(config)}).")
-            k8s_config.load_kube_config_from_dict(config, context=context, client_configuration=configuration,
-                                                  persist_config=False)
+                raise KubeconfigError(
+                    f"context: {context!r} is not in the kubeconfig (have {kubeconfig_contexts(config)})."
+                )
+            k8s_config.load_kube_config_from_dict(
+                config, context=context, client_configuration=configuration, persist_config=False
+            )
         else:
-            raise KubeconfigError(f"Target {target.name!r} has no kubeconfig and is not set to in-cluster "
-                                  "credentials; upload a kubeconfig.")
+            raise KubeconfigError(
+                f"Target {target.name!r} has no kubeconfig and is not set to in-cluster "
+                "credentials; upload a kubeconfig."
+            )
     except ConfigException as exc:
         raise KubeconfigError(f"kubeconfig: {exc}") from exc
-    return OfficialKubeClient(k8s_client.ApiClient(configuration), timeout=float(s.get("request_timeout_s", 15)))
+    return OfficialKubeClient(
+        k8s_client.ApiClient(configuration), timeout=float(s.get("request_timeout_s", 15))
+    )
 
 
 def kubernetes_api(target: TargetConfig) -> KubeClient:

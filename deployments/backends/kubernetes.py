@@ -42,7 +42,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 MODEL_DIR = "/models"
 # Per-deployment kinds in deletion order: traffic first, the pods last.
 OWNED_KINDS = ("Ingress", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Service", "Deployment")
-DENY_POLICY, ALLOW_POLICY, QUOTA = "controlplane-default-deny", "controlplane-allow-gateway", "controlplane-gpu"
+DENY_POLICY, ALLOW_POLICY, QUOTA = (
+    "controlplane-default-deny",
+    "controlplane-allow-gateway",
+    "controlplane-gpu",
+)
 LOG_LINES = 20
 
 # Images and arguments per runtime. `{model_dir}`, `{model_name}`, `{port}` and `{gpu_count}` are
@@ -52,34 +56,73 @@ DEFAULT_RUNTIMES: dict[str, dict] = {
     "onnx": {
         "image": "controlplane:0.1.0",
         "command": ["python", "-m", "serving.server"],
-        "args": ["--model", "{model_dir}", "--format", "onnx", "--name", "{model_name}",
-                 "--host", "0.0.0.0", "--port", "{port}"],
-        "port": 9000, "ready_path": "/v2/health/ready", "live_path": "/v2/health/live",
+        "args": [
+            "--model",
+            "{model_dir}",
+            "--format",
+            "onnx",
+            "--name",
+            "{model_name}",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "{port}",
+        ],
+        "port": 9000,
+        "ready_path": "/v2/health/ready",
+        "live_path": "/v2/health/live",
     },
     "huggingface": {
         "image": "controlplane:0.1.0",
         "command": ["python", "-m", "serving.server"],
-        "args": ["--model", "{model_dir}", "--format", "huggingface", "--name", "{model_name}",
-                 "--host", "0.0.0.0", "--port", "{port}"],
-        "port": 9000, "ready_path": "/v2/health/ready", "live_path": "/v2/health/live",
+        "args": [
+            "--model",
+            "{model_dir}",
+            "--format",
+            "huggingface",
+            "--name",
+            "{model_name}",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "{port}",
+        ],
+        "port": 9000,
+        "ready_path": "/v2/health/ready",
+        "live_path": "/v2/health/live",
     },
     # Causal LMs on GPUs: vLLM's OpenAI-compatible server.
     "huggingface:gpu": {
         "image": "vllm/vllm-openai:v0.8.5",
         "command": [],
-        "args": ["--model", "{model_dir}", "--served-model-name", "{model_name}", "--host", "0.0.0.0",
-                 "--port", "{port}", "--tensor-parallel-size", "{gpu_count}"],
-        "port": 8000, "ready_path": "/health", "live_path": "/health",
+        "args": [
+            "--model",
+            "{model_dir}",
+            "--served-model-name",
+            "{model_name}",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "{port}",
+            "--tensor-parallel-size",
+            "{gpu_count}",
+        ],
+        "port": 8000,
+        "ready_path": "/health",
+        "live_path": "/health",
     },
 }
 DEFAULT_FETCH = {
     "image": "amazon/aws-cli:2.22.35",
     # Copies the artifact once; with a PVC cache a finished copy (marked .complete) is reused.
     "script": 'test -f "$DEST/.complete" || { aws s3 cp --recursive --only-show-errors "$SOURCE" "$DEST" '
-              '&& touch "$DEST/.complete"; }',
+    '&& touch "$DEST/.complete"; }',
 }
-DEFAULT_METRICS = {"concurrency": "serving_requests_in_flight", "rps": "serving_requests_per_second",
-                   "gpu": "DCGM_FI_DEV_GPU_UTIL"}
+DEFAULT_METRICS = {
+    "concurrency": "serving_requests_in_flight",
+    "rps": "serving_requests_per_second",
+    "gpu": "DCGM_FI_DEV_GPU_UTIL",
+}
 
 
 def namespace_gpu_quota(team_quota: Mapping[str, int], target_gpu_types: Iterable[str]) -> int | None:
@@ -112,7 +155,9 @@ class KubeSettings:
     namespace_prefix: str = "team-"
     routing: str = "gateway"  # "gateway" (the control plane's gateway routes to pods) or "ingress"
     gateway_namespace: str = "controlplane"
-    gateway_pod_labels: Mapping = field(default_factory=lambda: {"app.kubernetes.io/name": "controlplane-gateway"})
+    gateway_pod_labels: Mapping = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "controlplane-gateway"}
+    )
     ingress_class: str = "nginx"
     ingress_host_pattern: str = "{deployment}.{team}.models.example.com"
     ingress_tls_secret: str = ""
@@ -142,7 +187,9 @@ class KubeSettings:
             values["tolerations"] = tuple(values["tolerations"] or ())
         self = cls(**values)
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,21}[a-z0-9]-?)?", self.namespace_prefix or "x"):
-            raise PermanentBackendError("namespace_prefix: use up to 23 lowercase letters, digits or hyphens.")
+            raise PermanentBackendError(
+                "namespace_prefix: use up to 23 lowercase letters, digits or hyphens."
+            )
         if self.routing not in ("gateway", "ingress"):
             raise PermanentBackendError(f"routing: {self.routing!r} is not one of 'gateway', 'ingress'.")
         return self
@@ -159,7 +206,9 @@ class KubeSettings:
             merged.update(DEFAULT_RUNTIMES.get(key, {}))
             merged.update(self.runtimes.get(key, {}))
         if not merged.get("image"):
-            raise PermanentBackendError(f"runtimes: no image for model format {model_format!r} on this target.")
+            raise PermanentBackendError(
+                f"runtimes: no image for model format {model_format!r} on this target."
+            )
         return merged
 
     def gpu_quota(self, team: str, spec_labels: Mapping) -> int | None:
@@ -173,8 +222,13 @@ class KubeSettings:
 
 
 def _labels(spec: DeploymentSpec, extra: Mapping) -> dict:
-    labels = {MANAGED_BY: MANAGER, L_TEAM: spec.team, L_DEPLOYMENT: spec.deployment, L_KEY: spec.key,
-              L_REVISION: str(spec.revision)}
+    labels = {
+        MANAGED_BY: MANAGER,
+        L_TEAM: spec.team,
+        L_DEPLOYMENT: spec.deployment,
+        L_KEY: spec.key,
+        L_REVISION: str(spec.revision),
+    }
     if extra.get("cost-centre"):
         labels[L_COST_CENTRE] = _label_value(extra["cost-centre"])
     return labels
@@ -198,27 +252,50 @@ def render_team_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
     ns_labels = {MANAGED_BY: MANAGER, L_TEAM: spec.team}
     if extra.get("cost-centre"):
         ns_labels[L_COST_CENTRE] = _label_value(extra["cost-centre"])
-    objects: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ns_labels}}]
+    objects: list[dict] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ns_labels}}
+    ]
     quota = ks.gpu_quota(spec.team, extra)
     if quota is not None:
-        objects.append({
-            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": _meta(QUOTA, ns, ns_labels),
-            "spec": {"hard": {f"requests.{GPU_RESOURCE}": str(quota)}},
-        })
-    objects.append({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(DENY_POLICY, ns, ns_labels),
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
-    })
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": _meta(QUOTA, ns, ns_labels),
+                "spec": {"hard": {f"requests.{GPU_RESOURCE}": str(quota)}},
+            }
+        )
+    objects.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(DENY_POLICY, ns, ns_labels),
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+    )
     if ks.routing == "ingress":
-        peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ks.ingress_controller_namespace}}}
+        peer = {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": ks.ingress_controller_namespace}
+            }
+        }
     else:
-        peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ks.gateway_namespace}},
-                "podSelector": {"matchLabels": dict(ks.gateway_pod_labels)}}
-    objects.append({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _meta(ALLOW_POLICY, ns, ns_labels),
-        "spec": {"podSelector": {"matchLabels": {MANAGED_BY: MANAGER}}, "policyTypes": ["Ingress"],
-                 "ingress": [{"from": [peer]}]},
-    })
+        peer = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ks.gateway_namespace}},
+            "podSelector": {"matchLabels": dict(ks.gateway_pod_labels)},
+        }
+    objects.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(ALLOW_POLICY, ns, ns_labels),
+            "spec": {
+                "podSelector": {"matchLabels": {MANAGED_BY: MANAGER}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [peer]}],
+            },
+        }
+    )
     return objects
 
 
@@ -231,14 +308,26 @@ def _autoscaled(spec: DeploymentSpec) -> bool:
 
 def _hpa_metric(spec: DeploymentSpec, ks: KubeSettings) -> dict:
     if spec.scaling_metric == "cpu":
-        return {"type": "Resource", "resource": {"name": "cpu", "target": {
-            "type": "Utilization", "averageUtilization": max(1, int(spec.scaling_target))}}}
+        return {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": max(1, int(spec.scaling_target))},
+            },
+        }
     metrics = {**DEFAULT_METRICS, **ks.pods_metrics}
     if spec.scaling_metric not in metrics:
-        raise PermanentBackendError(f"scaling_metric: {spec.scaling_metric!r} has no metric on this target "
-                                    f"(pods_metrics has {sorted(metrics)}).")
-    return {"type": "Pods", "pods": {"metric": {"name": metrics[spec.scaling_metric]},
-                                     "target": {"type": "AverageValue", "averageValue": _quantity(spec.scaling_target)}}}
+        raise PermanentBackendError(
+            f"scaling_metric: {spec.scaling_metric!r} has no metric on this target "
+            f"(pods_metrics has {sorted(metrics)})."
+        )
+    return {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": metrics[spec.scaling_metric]},
+            "target": {"type": "AverageValue", "averageValue": _quantity(spec.scaling_target)},
+        },
+    }
 
 
 def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
@@ -246,7 +335,8 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     if not spec.model_path.startswith("s3://"):
         raise PermanentBackendError(
             f"model_path: {spec.model_path!r} is not in S3; a Kubernetes target fetches models from the artifact "
-            "store, so set ARTIFACT_S3_BUCKET and register the model there.")
+            "store, so set ARTIFACT_S3_BUCKET and register the model there."
+        )
     if spec.gpu_count and not spec.gpu_type:
         raise PermanentBackendError("gpu_type: a GPU count needs a GPU type.")
     for name in ("scale_up_window_s", "scale_down_window_s"):
@@ -258,9 +348,18 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     selector = {MANAGED_BY: MANAGER, L_KEY: spec.key}
     runtime = ks.runtime(spec.model_format, spec.gpu_type)
     port = int(runtime["port"])
-    ctx = {"model_dir": f"{MODEL_DIR}/model", "model_name": spec.model_name, "port": port,
-           "gpu_count": max(spec.gpu_count, 1), "deployment": spec.deployment, "team": spec.team}
-    annotations = {"controlplane.io/model-sha256": spec.model_sha256, "controlplane.io/model-uri": spec.model_path}
+    ctx = {
+        "model_dir": f"{MODEL_DIR}/model",
+        "model_name": spec.model_name,
+        "port": port,
+        "gpu_count": max(spec.gpu_count, 1),
+        "deployment": spec.deployment,
+        "team": spec.team,
+    }
+    annotations = {
+        "controlplane.io/model-sha256": spec.model_sha256,
+        "controlplane.io/model-uri": spec.model_path,
+    }
     if extra.get("cost-centre"):
         annotations["controlplane.io/cost-centre"] = extra["cost-centre"]
 
@@ -269,16 +368,27 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     if ks.model_cache_pvc:  # a shared cache: one folder per model content
         cache_dir = f"{MODEL_DIR}/{spec.model_sha256[:16] or spec.key}"
         ctx["model_dir"] = cache_dir
-    fetch_env = [{"name": "SOURCE", "value": spec.model_path.rstrip("/") + "/"}, {"name": "DEST", "value": cache_dir}]
+    fetch_env = [
+        {"name": "SOURCE", "value": spec.model_path.rstrip("/") + "/"},
+        {"name": "DEST", "value": cache_dir},
+    ]
     if ks.s3_endpoint_url:
         fetch_env.append({"name": "AWS_ENDPOINT_URL", "value": ks.s3_endpoint_url})
-    init = {"name": "fetch-model", "image": fetch["image"], "command": ["/bin/sh", "-c", fetch["script"]],
-            "env": fetch_env, "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR}],
-            "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}}
+    init = {
+        "name": "fetch-model",
+        "image": fetch["image"],
+        "command": ["/bin/sh", "-c", fetch["script"]],
+        "env": fetch_env,
+        "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR}],
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
+    }
     if ks.model_fetch_secret:
         init["envFrom"] = [{"secretRef": {"name": ks.model_fetch_secret}}]
-    volume = ({"name": "models", "persistentVolumeClaim": {"claimName": ks.model_cache_pvc}} if ks.model_cache_pvc
-              else {"name": "models", "emptyDir": {"sizeLimit": ks.model_cache_size}})
+    volume = (
+        {"name": "models", "persistentVolumeClaim": {"claimName": ks.model_cache_pvc}}
+        if ks.model_cache_pvc
+        else {"name": "models", "emptyDir": {"sizeLimit": ks.model_cache_size}}
+    )
 
     resources: dict = {"requests": {"cpu": ks.cpu_request, "memory": ks.memory_request}}
     if ks.memory_limit:
@@ -286,23 +396,40 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     if spec.gpu_count:
         resources.setdefault("limits", {})[GPU_RESOURCE] = str(spec.gpu_count)
     container = {
-        "name": "model-server", "image": runtime["image"], "args": _fill(runtime.get("args", []), ctx),
+        "name": "model-server",
+        "image": runtime["image"],
+        "args": _fill(runtime.get("args", []), ctx),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         "env": [{"name": k, "value": str(v)} for k, v in spec.env],
         "resources": resources,
         "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR, "readOnly": True}],
         # Startup covers a slow model load; liveness restarts a hung server; readiness gates traffic.
-        "startupProbe": {"httpGet": {"path": runtime["live_path"], "port": "http"}, "periodSeconds": 10,
-                         "failureThreshold": max(1, ks.startup_timeout_s // 10)},
-        "livenessProbe": {"httpGet": {"path": runtime["live_path"], "port": "http"}, "periodSeconds": 15,
-                          "timeoutSeconds": 5, "failureThreshold": 4},
-        "readinessProbe": {"httpGet": {"path": runtime["ready_path"], "port": "http"}, "periodSeconds": 5,
-                           "timeoutSeconds": 3, "failureThreshold": 3},
+        "startupProbe": {
+            "httpGet": {"path": runtime["live_path"], "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": max(1, ks.startup_timeout_s // 10),
+        },
+        "livenessProbe": {
+            "httpGet": {"path": runtime["live_path"], "port": "http"},
+            "periodSeconds": 15,
+            "timeoutSeconds": 5,
+            "failureThreshold": 4,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": runtime["ready_path"], "port": "http"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
     }
     if runtime.get("command"):
         container["command"] = list(runtime["command"])
-    pod_spec: dict = {"initContainers": [init], "containers": [container], "volumes": [volume],
-                      "terminationGracePeriodSeconds": 60}
+    pod_spec: dict = {
+        "initContainers": [init],
+        "containers": [container],
+        "volumes": [volume],
+        "terminationGracePeriodSeconds": 60,
+    }
     if spec.gpu_type:
         pod_spec["nodeSelector"] = {ks.gpu_product_label: ks.gpu_products.get(spec.gpu_type, spec.gpu_type)}
         pod_spec["tolerations"] = [dict(t) for t in ks.tolerations]
@@ -317,39 +444,79 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     if not _autoscaled(spec):  # otherwise the field is the HPA's, and applying it would fight it
         deployment_spec["replicas"] = spec.replicas
     objects = [
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(name, ns, labels),
-         "spec": {"type": "ClusterIP", "selector": selector,
-                  "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(name, ns, labels, annotations),
-         "spec": deployment_spec},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(name, ns, labels),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta(name, ns, labels, annotations),
+            "spec": deployment_spec,
+        },
     ]
     if _autoscaled(spec):
-        objects.append({
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": _meta(name, ns, labels),
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": max(spec.min_replicas, 1), "maxReplicas": spec.max_replicas,
-                "metrics": [_hpa_metric(spec, ks)],
-                "behavior": {"scaleUp": {"stabilizationWindowSeconds": spec.scale_up_window_s},
-                             "scaleDown": {"stabilizationWindowSeconds": spec.scale_down_window_s}},
-            },
-        })
+        objects.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": _meta(name, ns, labels),
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                    "minReplicas": max(spec.min_replicas, 1),
+                    "maxReplicas": spec.max_replicas,
+                    "metrics": [_hpa_metric(spec, ks)],
+                    "behavior": {
+                        "scaleUp": {"stabilizationWindowSeconds": spec.scale_up_window_s},
+                        "scaleDown": {"stabilizationWindowSeconds": spec.scale_down_window_s},
+                    },
+                },
+            }
+        )
     if spec.min_replicas >= 2 and spec.replicas > 0:
-        objects.append({
-            "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(name, ns, labels),
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
-        })
+        objects.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": _meta(name, ns, labels),
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            }
+        )
     if ks.routing == "ingress":
         host = ks.host(spec.team, spec.deployment)
         ingress_spec: dict = {
             "ingressClassName": ks.ingress_class,
-            "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-                "service": {"name": name, "port": {"name": "http"}}}}]}}],
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         }
         if ks.ingress_tls_secret:
             ingress_spec["tls"] = [{"hosts": [host], "secretName": ks.ingress_tls_secret}]
-        objects.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": _meta(name, ns, labels),
-                        "spec": ingress_spec})
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": _meta(name, ns, labels),
+                "spec": ingress_spec,
+            }
+        )
     return objects
 
 
@@ -360,6 +527,7 @@ def render_manifests(spec: DeploymentSpec, settings: Mapping) -> list[dict]:
 
 
 # -- observe ------------------------------------------------------------------------------------
+
 
 def _timestamp(value: str | None) -> float:
     if not value:
@@ -380,7 +548,11 @@ def _pod_problem(pod: Mapping) -> tuple[str, str, str] | None:
     status = pod.get("status") or {}
     name = (pod.get("metadata") or {}).get("name", "?")
     for cond in status.get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("status") == "False" and cond.get("reason") == "Unschedulable":
+        if (
+            cond.get("type") == "PodScheduled"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "Unschedulable"
+        ):
             text = cond.get("message", "")
             if f"Insufficient {GPU_RESOURCE}" in text:
                 return "unschedulable", f"No node has a free GPU for pod {name}: {text}", ""
@@ -390,14 +562,24 @@ def _pod_problem(pod: Mapping) -> tuple[str, str, str] | None:
         waiting = (cs.get("state") or {}).get("waiting") or {}
         reason = waiting.get("reason", "")
         if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-            return ("image_pull_failed",
-                    f"Cannot pull image {cs.get('image', '')!r} for pod {name}: {waiting.get('message', reason)}", "")
+            return (
+                "image_pull_failed",
+                f"Cannot pull image {cs.get('image', '')!r} for pod {name}: {waiting.get('message', reason)}",
+                "",
+            )
         if reason == "CrashLoopBackOff":
             last = ((cs.get("lastState") or {}).get("terminated")) or {}
             code = last.get("exitCode")
-            return ("crash_loop", f"Container {cs.get('name')} of pod {name} keeps crashing"
-                    + (f" (exit code {code}, restarted {cs.get('restartCount', 0)} times)" if code is not None else ""),
-                    cs.get("name", ""))
+            return (
+                "crash_loop",
+                f"Container {cs.get('name')} of pod {name} keeps crashing"
+                + (
+                    f" (exit code {code}, restarted {cs.get('restartCount', 0)} times)"
+                    if code is not None
+                    else ""
+                ),
+                cs.get("name", ""),
+            )
         if reason in ("CreateContainerConfigError", "CreateContainerError"):
             return "container_config_error", f"Pod {name}: {waiting.get('message', reason)}", ""
     return None
@@ -406,7 +588,10 @@ def _pod_problem(pod: Mapping) -> tuple[str, str, str] | None:
 def _deployment_problem(deployment: Mapping) -> tuple[str, str] | None:
     for cond in (deployment.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
-            return "progress_deadline_exceeded", f"The rollout made no progress in time: {cond.get('message', '')}"
+            return (
+                "progress_deadline_exceeded",
+                f"The rollout made no progress in time: {cond.get('message', '')}",
+            )
         if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
             message = cond.get("message", "")
             kind = "quota_exceeded" if "exceeded quota" in message else "replica_failure"
@@ -436,20 +621,29 @@ class KubernetesObserver:
                 continue
             port = self.port or _container_port(pod)
             ip = pstatus.get("podIP", "")
-            replicas.append(ReplicaState(
-                id=pmeta.get("name", ""),
-                revision=int((pmeta.get("labels") or {}).get(L_REVISION, "0") or 0),
-                url=f"http://{ip}:{port}" if ip else "",
-                ready=_pod_ready(pod) and bool(ip),
-                draining=bool(pmeta.get("deletionTimestamp")),
-                started_at=_timestamp(pstatus.get("startTime")),
-            ))
+            replicas.append(
+                ReplicaState(
+                    id=pmeta.get("name", ""),
+                    revision=int((pmeta.get("labels") or {}).get(L_REVISION, "0") or 0),
+                    url=f"http://{ip}:{port}" if ip else "",
+                    ready=_pod_ready(pod) and bool(ip),
+                    draining=bool(pmeta.get("deletionTimestamp")),
+                    started_at=_timestamp(pstatus.get("startTime")),
+                )
+            )
             problem = _pod_problem(pod)
             if problem:
                 kind, message, crashed = problem
-                if crashed and logs and not any(e.kind == kind for e in events):  # one log read per deployment
-                    tail = self.client.read_log(pmeta.get("namespace", ""), pmeta.get("name", ""),
-                                                container=crashed, previous=True, tail_lines=LOG_LINES)
+                if (
+                    crashed and logs and not any(e.kind == kind for e in events)
+                ):  # one log read per deployment
+                    tail = self.client.read_log(
+                        pmeta.get("namespace", ""),
+                        pmeta.get("name", ""),
+                        container=crashed,
+                        previous=True,
+                        tail_lines=LOG_LINES,
+                    )
                     if tail.strip():
                         message += ". Last log lines:\n" + tail.rstrip()[-1500:]
                 events.append(BackendEvent(kind=kind, message=message, ongoing=True))
@@ -483,7 +677,7 @@ class KubernetesObserver:
 
 
 def _container_port(pod: Mapping) -> int:
-    for c in ((pod.get("spec") or {}).get("containers") or []):
+    for c in (pod.get("spec") or {}).get("containers") or []:
         for p in c.get("ports") or []:
             if p.get("name") == "http":
                 return int(p.get("containerPort", 80))
@@ -577,11 +771,18 @@ class KubernetesBackend:
             # among the managed namespaces whose team the key starts with.
             for ns in self.client.list("Namespace", label_selector=MANAGED_SELECTOR):
                 team = ((ns.get("metadata") or {}).get("labels") or {}).get(L_TEAM, "")
-                if team and key.startswith(f"{team}-") and ns["metadata"]["name"] == self.settings.namespace(team):
+                if (
+                    team
+                    and key.startswith(f"{team}-")
+                    and ns["metadata"]["name"] == self.settings.namespace(team)
+                ):
                     namespaces.add(ns["metadata"]["name"])
         for ns in namespaces:
-            remaining = [d for d in self.client.list("Deployment", namespace=ns, label_selector=MANAGED_SELECTOR)
-                         if not (d.get("metadata") or {}).get("deletionTimestamp")]
+            remaining = [
+                d
+                for d in self.client.list("Deployment", namespace=ns, label_selector=MANAGED_SELECTOR)
+                if not (d.get("metadata") or {}).get("deletionTimestamp")
+            ]
             if not remaining:
                 self.client.delete("Namespace", ns)
 
@@ -601,8 +802,10 @@ class KubernetesBackend:
 def _check_unique(key: str, deployments: list[Mapping]) -> None:
     if len(deployments) > 1:
         where = sorted(f"{d['metadata'].get('namespace')}/{d['metadata'].get('name')}" for d in deployments)
-        raise PermanentBackendError(f"Deployment key {key!r} labels several Deployments ({', '.join(where)}); "
-                                    "remove the stray ones by hand.")
+        raise PermanentBackendError(
+            f"Deployment key {key!r} labels several Deployments ({', '.join(where)}); "
+            "remove the stray ones by hand."
+        )
 
 
 def connection_report(client: KubeClient, settings: Mapping) -> dict:

@@ -1,4 +1,4 @@
-""""Show YAML": the exact objects a deployment on a Kubernetes target applies, rendered by the
+""" "Show YAML": the exact objects a deployment on a Kubernetes target applies, rendered by the
 backend's own code from the same DeploymentSpec the reconciler builds."""
 
 import yaml
@@ -15,15 +15,20 @@ def deployment_manifests(*, deployment: Deployment) -> list[dict]:
     from deployments.reconcile import build_spec
 
     if deployment.target.kind != "kubernetes":
-        raise ApplicationError(f"{deployment.name} runs on {deployment.target.name}, a {deployment.target.kind} "
-                               "target: only Kubernetes deployments have manifests.", extra={"field": "target"})
+        raise ApplicationError(
+            f"{deployment.name} runs on {deployment.target.name}, a {deployment.target.kind} "
+            "target: only Kubernetes deployments have manifests.",
+            extra={"field": "target"},
+        )
     if deployment.current_revision is None:
         raise ApplicationError("The deployment has no revision yet.", extra={"field": "revision"})
     try:
         return render_manifests(build_spec(deployment), deployment.target.settings)
     except BackendError as exc:
         prefix = str(exc).split(":", 1)[0]  # backend errors about a field start with its name
-        raise ApplicationError(str(exc), extra={"field": prefix if prefix.isidentifier() else "target"}) from exc
+        raise ApplicationError(
+            str(exc), extra={"field": prefix if prefix.isidentifier() else "target"}
+        ) from exc
 
 
 def manifests_yaml(objects: list[dict]) -> str:

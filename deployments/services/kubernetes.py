@@ -17,26 +17,35 @@ MAX_KUBECONFIG_BYTES = 256 * 1024
 
 def _require_kubernetes(target: Target) -> None:
     if target.kind != "kubernetes":
-        raise ApplicationError(f"Target {target.name} is a {target.kind} target, not a Kubernetes cluster.",
-                               extra={"field": "target"})
+        raise ApplicationError(
+            f"Target {target.name} is a {target.kind} target, not a Kubernetes cluster.",
+            extra={"field": "target"},
+        )
 
 
 @transaction.atomic
-def target_credentials_set(*, target: Target, actor, kubeconfig: str = "", context: str = "",
-                           in_cluster: bool = False) -> Target:
+def target_credentials_set(
+    *, target: Target, actor, kubeconfig: str = "", context: str = "", in_cluster: bool = False
+) -> Target:
     """Store how the control plane reaches a cluster: an uploaded kubeconfig (encrypted with
     CONTROLPLANE_SECRET_KEY, never returned by any read) and an optional context, or the pod's own
     service account (`in_cluster`). Replaces what was stored; raises ApplicationError naming the field."""
     _require_kubernetes(target)
-    settings = {k: v for k, v in target.settings.items() if k not in ("kubeconfig_encrypted", "context", "in_cluster")}
+    settings = {
+        k: v for k, v in target.settings.items() if k not in ("kubeconfig_encrypted", "context", "in_cluster")
+    }
     if in_cluster:
         if kubeconfig:
-            raise ApplicationError("Give a kubeconfig or in-cluster credentials, not both.", extra={"field": "in_cluster"})
+            raise ApplicationError(
+                "Give a kubeconfig or in-cluster credentials, not both.", extra={"field": "in_cluster"}
+            )
         settings["in_cluster"] = True
         described = {"in_cluster": True}
     else:
         if not kubeconfig.strip():
-            raise ApplicationError("Upload a kubeconfig, or choose in-cluster credentials.", extra={"field": "kubeconfig"})
+            raise ApplicationError(
+                "Upload a kubeconfig, or choose in-cluster credentials.", extra={"field": "kubeconfig"}
+            )
         if len(kubeconfig.encode()) > MAX_KUBECONFIG_BYTES:
             raise ApplicationError("The kubeconfig is larger than 256 KiB.", extra={"field": "kubeconfig"})
         try:
@@ -47,16 +56,23 @@ def target_credentials_set(*, target: Target, actor, kubeconfig: str = "", conte
         chosen = context or config.get("current-context") or ""
         if chosen not in contexts:
             field = "context" if context else "kubeconfig"
-            raise ApplicationError(f"Context {chosen!r} is not in the kubeconfig (it has {', '.join(contexts)}).",
-                                   extra={"field": field})
+            raise ApplicationError(
+                f"Context {chosen!r} is not in the kubeconfig (it has {', '.join(contexts)}).",
+                extra={"field": field},
+            )
         settings["kubeconfig_encrypted"] = encrypt_secret(kubeconfig)
         if context:
             settings["context"] = context
         described = {"context_name": chosen, "cluster_count": len(config.get("clusters") or [])}
     Target.objects.filter(pk=target.pk).update(settings=settings)
     target.settings = settings
-    audit_record(actor=actor, action="target.credentials_set", resource_type="target", resource_id=target.pk,
-                 parameters={"name": target.name, **described})
+    audit_record(
+        actor=actor,
+        action="target.credentials_set",
+        resource_type="target",
+        resource_id=target.pk,
+        parameters={"name": target.name, **described},
+    )
     return target
 
 
@@ -71,12 +87,18 @@ def target_test_connection(*, target: Target, actor) -> dict:
         report = {"ok": True, **connection_report(kubernetes_api(config), config.settings)}
         offered = [t for t, n in target.gpu_inventory.items() if n]
         products = KubeSettings.from_settings(config.settings).gpu_products
-        report["missing_gpu_types"] = sorted(t for t in offered
-                                             if products.get(t, t) not in report["allocatable_gpus"])
+        report["missing_gpu_types"] = sorted(
+            t for t in offered if products.get(t, t) not in report["allocatable_gpus"]
+        )
     except BackendError as exc:
         report = {"ok": False, "error": str(exc)}
-    audit_record(actor=actor, action="target.test_connection", resource_type="target", resource_id=target.pk,
-                 parameters={"name": target.name, **{k: v for k, v in report.items() if k != "error"}},
-                 result=AuditResult.SUCCESS if report["ok"] else AuditResult.FAILURE,
-                 error=report.get("error", ""))
+    audit_record(
+        actor=actor,
+        action="target.test_connection",
+        resource_type="target",
+        resource_id=target.pk,
+        parameters={"name": target.name, **{k: v for k, v in report.items() if k != "error"}},
+        result=AuditResult.SUCCESS if report["ok"] else AuditResult.FAILURE,
+        error=report.get("error", ""),
+    )
     return report

@@ -25,21 +25,36 @@ def cluster(tmp_path):
 
 @pytest.fixture
 def worker_env(cluster):
-    return {"KUBERNETES_CLIENT_FACTORY": "tests.fakes_kube.fake_client", "FAKE_KUBE_STATE": str(cluster.path),
-            "ARTIFACT_S3_BUCKET": "models"}
+    return {
+        "KUBERNETES_CLIENT_FACTORY": "tests.fakes_kube.fake_client",
+        "FAKE_KUBE_STATE": str(cluster.path),
+        "ARTIFACT_S3_BUCKET": "models",
+    }
 
 
 @pytest.fixture
 def k8s_target(members):
-    return target_create(actor=members["owner"], name="gpu-cluster", kind="kubernetes",
-                         gpu_inventory={"a100-80gb": 8},
-                         settings={"gpu_products": {"a100-80gb": A100}, "gpu_quotas": {"alpha": 3}})
+    return target_create(
+        actor=members["owner"],
+        name="gpu-cluster",
+        kind="kubernetes",
+        gpu_inventory={"a100-80gb": 8},
+        settings={"gpu_products": {"a100-80gb": A100}, "gpu_quotas": {"alpha": 3}},
+    )
 
 
 @pytest.fixture
 def artifact(team, members):
-    return ModelArtifact.objects.create(team=team, name="qwen", version=1, format="huggingface", status="ready",
-                                        sha256="cd" * 32, size_bytes=1000, created_by=members["deployer"])
+    return ModelArtifact.objects.create(
+        team=team,
+        name="qwen",
+        version=1,
+        format="huggingface",
+        status="ready",
+        sha256="cd" * 32,
+        size_bytes=1000,
+        created_by=members["deployer"],
+    )
 
 
 def status(pk):
@@ -52,19 +67,32 @@ def events(pk, kind):
 
 def settle_until(cluster, predicate, what):
     """Let the cluster's controllers run (deletions finish) while waiting."""
+
     def check():
         cluster.settle()
         return predicate()
+
     return wait_for(check, timeout=60, what=what)
 
 
-def test_create_ready_scale_roll_out_drift_failures_delete(celery_worker_process, api_client, team, members,
-                                                           cluster, k8s_target, artifact):
+def test_create_ready_scale_roll_out_drift_failures_delete(
+    celery_worker_process, api_client, team, members, cluster, k8s_target, artifact
+):
     api_client.force_authenticate(members["deployer"])
     base = f"/api/v1/teams/{team.slug}/deployments/"
-    created = api_client.post(base, {"name": "chat", "target": "gpu-cluster", "model_id": artifact.pk,
-                                     "gpu_type": "a100-80gb", "gpu_count": 1, "min_replicas": 1,
-                                     "max_replicas": 1}, format="json")
+    created = api_client.post(
+        base,
+        {
+            "name": "chat",
+            "target": "gpu-cluster",
+            "model_id": artifact.pk,
+            "gpu_type": "a100-80gb",
+            "gpu_count": 1,
+            "min_replicas": 1,
+            "max_replicas": 1,
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
 
@@ -78,7 +106,8 @@ def test_create_ready_scale_roll_out_drift_failures_delete(celery_worker_process
     assert deployment["metadata"]["labels"][L_COST_CENTRE] == "CC-100"
     assert deployment["metadata"]["labels"][L_KEY] == "alpha-chat"
     assert cluster.get_object("ResourceQuota", "controlplane-gpu", NS)["spec"]["hard"] == {
-        "requests.nvidia.com/gpu": "3"}
+        "requests.nvidia.com/gpu": "3"
+    }
     wait_for(lambda: "0 of 1 replicas ready" in status(pk).status_message, what="provisioning message")
     assert status(pk).status == "provisioning"
     cluster.set_ready("alpha-chat")
@@ -86,8 +115,12 @@ def test_create_ready_scale_roll_out_drift_failures_delete(celery_worker_process
     assert ready.serving_urls and ready.serving_urls[0].startswith("http://10.0.")
 
     # Scale: a fixed count of 2 and a PodDisruptionBudget.
-    assert api_client.post(f"{base}{pk}/scale", {"min_replicas": 2, "max_replicas": 2},
-                           format="json").status_code == 202
+    assert (
+        api_client.post(
+            f"{base}{pk}/scale", {"min_replicas": 2, "max_replicas": 2}, format="json"
+        ).status_code
+        == 202
+    )
     wait_ready(pk, replicas=2, revision=2, timeout=30)
     assert cluster.get_object("PodDisruptionBudget", "chat", NS)["spec"]["maxUnavailable"] == 1
     assert cluster.get_object("Deployment", "chat", NS)["spec"]["replicas"] == 2
@@ -97,29 +130,58 @@ def test_create_ready_scale_roll_out_drift_failures_delete(celery_worker_process
     wait_ready(pk, replicas=2, revision=3, timeout=30)
     pods = cluster.objects("Pod", NS)
     assert {p["metadata"]["labels"]["controlplane.io/revision"] for p in pods} == {"3"}
-    assert cluster.get_object("Deployment", "chat", NS)["spec"]["template"]["spec"]["containers"][0]["env"] == [
-        {"name": "LOG_LEVEL", "value": "debug"}]
+    assert cluster.get_object("Deployment", "chat", NS)["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ] == [{"name": "LOG_LEVEL", "value": "debug"}]
 
     # Drift: someone deletes the Service and edits the image; the periodic reconcile repairs both.
     cluster.remove("Service", "chat", NS)
-    cluster.edit("Deployment", "chat", NS,
-                 lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="someone/else:1"))
+    cluster.edit(
+        "Deployment",
+        "chat",
+        NS,
+        lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="someone/else:1"),
+    )
     reconcile_deployment_task.delay(pk)  # what the beat sweep sends
     wait_for(lambda: cluster.get_object("Service", "chat", NS) is not None, what="Service restored")
-    wait_for(lambda: cluster.get_object("Deployment", "chat", NS)["spec"]["template"]["spec"]["containers"][0]
-             ["image"].startswith("vllm/"), what="image restored")
+    wait_for(
+        lambda: cluster.get_object("Deployment", "chat", NS)["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ].startswith("vllm/"),
+        what="image restored",
+    )
 
     # No node has a free GPU for a third pod: the reason surfaces as an event and the status message.
-    embed = api_client.post(base, {"name": "embed", "target": "gpu-cluster", "model_id": artifact.pk,
-                                   "gpu_type": "a100-80gb", "gpu_count": 1, "min_replicas": 1,
-                                   "max_replicas": 1}, format="json").json()["id"]
+    embed = api_client.post(
+        base,
+        {
+            "name": "embed",
+            "target": "gpu-cluster",
+            "model_id": artifact.pk,
+            "gpu_type": "a100-80gb",
+            "gpu_count": 1,
+            "min_replicas": 1,
+            "max_replicas": 1,
+        },
+        format="json",
+    ).json()["id"]
     wait_for(lambda: events(embed, "unschedulable"), what="unschedulable event")
     assert "Insufficient nvidia.com/gpu" in events(embed, "unschedulable")[0]
     wait_for(lambda: "No node has a free GPU" in status(embed).status_message, what="unschedulable message")
     # The namespace's GPU quota (3) is used up by chat (2) and embed (1): a fourth GPU is refused.
-    big = api_client.post(base, {"name": "big", "target": "gpu-cluster", "model_id": artifact.pk,
-                                 "gpu_type": "a100-80gb", "gpu_count": 1, "min_replicas": 1,
-                                 "max_replicas": 1}, format="json").json()["id"]
+    big = api_client.post(
+        base,
+        {
+            "name": "big",
+            "target": "gpu-cluster",
+            "model_id": artifact.pk,
+            "gpu_type": "a100-80gb",
+            "gpu_count": 1,
+            "min_replicas": 1,
+            "max_replicas": 1,
+        },
+        format="json",
+    ).json()["id"]
     wait_for(lambda: events(big, "quota_exceeded"), what="quota event")
     assert "exceeded quota: controlplane-gpu" in events(big, "quota_exceeded")[0]
     assert len(events(big, "quota_exceeded")) == 1, "a standing condition is recorded once"

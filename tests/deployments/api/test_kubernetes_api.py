@@ -27,9 +27,13 @@ def cluster(tmp_path, monkeypatch, settings):
 
 @pytest.fixture
 def k8s(members):
-    return target_create(actor=members["owner"], name="gpu-cluster", kind="kubernetes",
-                         gpu_inventory={"a100-80gb": 8, "h100-sxm-80gb": 8},
-                         settings={"gpu_products": {"a100-80gb": "NVIDIA-A100-SXM4-80GB"}})
+    return target_create(
+        actor=members["owner"],
+        name="gpu-cluster",
+        kind="kubernetes",
+        gpu_inventory={"a100-80gb": 8, "h100-sxm-80gb": 8},
+        settings={"gpu_products": {"a100-80gb": "NVIDIA-A100-SXM4-80GB"}},
+    )
 
 
 @pytest.fixture
@@ -50,18 +54,37 @@ def s3_artifacts(settings, artifact_dirs):
 
 @pytest.fixture
 def deployment(team, members, k8s):
-    artifact = ModelArtifact.objects.create(team=team, name="qwen", version=1, format="huggingface", status="ready",
-                                            sha256="ef" * 32, size_bytes=10)
-    return deployment_create(team=team, actor=members["deployer"], name="chat", target=k8s, artifact=artifact,
-                             gpu_type="a100-80gb", gpu_count=1, min_replicas=1, max_replicas=3)
+    artifact = ModelArtifact.objects.create(
+        team=team,
+        name="qwen",
+        version=1,
+        format="huggingface",
+        status="ready",
+        sha256="ef" * 32,
+        size_bytes=10,
+    )
+    return deployment_create(
+        team=team,
+        actor=members["deployer"],
+        name="chat",
+        target=k8s,
+        artifact=artifact,
+        gpu_type="a100-80gb",
+        gpu_count=1,
+        min_replicas=1,
+        max_replicas=3,
+    )
 
 
 def test_a_kubeconfig_is_stored_encrypted_and_never_shown(api_client, admin, k8s):
     api_client.force_authenticate(admin)
-    response = api_client.post(f"/api/v1/targets/{k8s.pk}/credentials", {"kubeconfig": KUBECONFIG, "context": "gpu"},
-                               format="json")
+    response = api_client.post(
+        f"/api/v1/targets/{k8s.pk}/credentials", {"kubeconfig": KUBECONFIG, "context": "gpu"}, format="json"
+    )
     assert response.status_code == 200, response.content
-    assert "kubeconfig" not in response.content.decode() and "wire-test-token" not in response.content.decode()
+    assert (
+        "kubeconfig" not in response.content.decode() and "wire-test-token" not in response.content.decode()
+    )
     stored = Target.objects.get(pk=k8s.pk).settings
     assert "wire-test-token" not in str(stored)
     assert decrypt_secret(stored["kubeconfig_encrypted"]) == KUBECONFIG and stored["context"] == "gpu"
@@ -71,13 +94,16 @@ def test_a_kubeconfig_is_stored_encrypted_and_never_shown(api_client, admin, k8s
     assert event.parameters == {"name": "gpu-cluster", "context_name": "gpu", "cluster_count": 2}
 
 
-@pytest.mark.parametrize(("body", "field", "words"), [
-    ({"kubeconfig": "clusters: [\n"}, "kubeconfig", "not valid YAML"),
-    ({"kubeconfig": "apiVersion: v1\n"}, "kubeconfig", "needs `clusters` and `contexts`"),
-    ({"kubeconfig": KUBECONFIG, "context": "prod"}, "context", "Context 'prod' is not in the kubeconfig"),
-    ({"kubeconfig": ""}, "kubeconfig", "Upload a kubeconfig"),
-    ({"kubeconfig": KUBECONFIG, "in_cluster": True}, "in_cluster", "not both"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"kubeconfig": "clusters: [\n"}, "kubeconfig", "not valid YAML"),
+        ({"kubeconfig": "apiVersion: v1\n"}, "kubeconfig", "needs `clusters` and `contexts`"),
+        ({"kubeconfig": KUBECONFIG, "context": "prod"}, "context", "Context 'prod' is not in the kubeconfig"),
+        ({"kubeconfig": ""}, "kubeconfig", "Upload a kubeconfig"),
+        ({"kubeconfig": KUBECONFIG, "in_cluster": True}, "in_cluster", "not both"),
+    ],
+)
 def test_bad_credentials_name_the_field_and_store_nothing(api_client, admin, k8s, body, field, words):
     api_client.force_authenticate(admin)
     response = api_client.post(f"/api/v1/targets/{k8s.pk}/credentials", body, format="json")
@@ -92,8 +118,12 @@ def test_credentials_are_for_kubernetes_targets_and_platform_admins(api_client, 
     response = api_client.post(f"/api/v1/targets/{local.pk}/credentials", {"in_cluster": True}, format="json")
     assert response.status_code == 400 and "not a Kubernetes cluster" in response.json()["error"]["message"]
     api_client.force_authenticate(members["admin"])
-    assert api_client.post(f"/api/v1/targets/{local.pk}/credentials", {"in_cluster": True},
-                           format="json").status_code == 403
+    assert (
+        api_client.post(
+            f"/api/v1/targets/{local.pk}/credentials", {"in_cluster": True}, format="json"
+        ).status_code
+        == 403
+    )
 
 
 def test_test_connection_reports_version_and_gpus(api_client, admin, k8s, cluster):
@@ -144,7 +174,9 @@ def test_manifests_need_artifacts_in_s3_and_a_kubernetes_target(api_client, team
 
 def test_manifests_are_scoped_to_the_team(api_client, team, members, deployment, s3_artifacts):
     api_client.force_authenticate(members["outsider"])
-    assert api_client.get(f"/api/v1/teams/{team.slug}/deployments/{deployment.pk}/manifests").status_code == 404
+    assert (
+        api_client.get(f"/api/v1/teams/{team.slug}/deployments/{deployment.pk}/manifests").status_code == 404
+    )
 
 
 def test_console_download_link(client, team, members, deployment, s3_artifacts):
@@ -174,8 +206,11 @@ def test_console_target_page_tests_the_connection(client, admin, k8s, cluster, m
 # -- audit cases (the walk in tests/tenancy/api/test_audit_every_mutation.py requires them) ----------
 
 CASES = {
-    ("post", "/api/v1/targets/{id}/credentials"): ({"kubeconfig": KUBECONFIG}, "target.credentials_set",
-                                                   {"kubeconfig": "apiVersion: v1\n"}),
+    ("post", "/api/v1/targets/{id}/credentials"): (
+        {"kubeconfig": KUBECONFIG},
+        "target.credentials_set",
+        {"kubeconfig": "apiVersion: v1\n"},
+    ),
     ("post", "/api/v1/targets/{id}/test-connection"): (None, "target.test_connection", "not-superuser"),
 }
 
@@ -189,7 +224,8 @@ def test_success_writes_exactly_one_event(api_client, admin, k8s, cluster, opera
     response = api_client.post(path.replace("{id}", str(k8s.pk)), body, format="json")
     assert response.status_code < 300, response.content
     assert list(AuditEvent.objects.order_by("seq")[before:].values_list("action", "result")) == [
-        (action, AuditResult.SUCCESS)]
+        (action, AuditResult.SUCCESS)
+    ]
 
 
 @pytest.mark.parametrize("operation", sorted(CASES), ids=lambda op: f"{op[0]} {op[1]}")
@@ -198,8 +234,10 @@ def test_refusal_writes_exactly_one_failure_event(api_client, admin, members, k8
     body, action, refusal = CASES[operation]
     api_client.force_authenticate(members["deployer"] if refusal == "not-superuser" else admin)
     before = AuditEvent.objects.count()
-    response = api_client.post(path.replace("{id}", str(k8s.pk)), body if refusal == "not-superuser" else refusal,
-                               format="json")
+    response = api_client.post(
+        path.replace("{id}", str(k8s.pk)), body if refusal == "not-superuser" else refusal, format="json"
+    )
     assert 400 <= response.status_code < 500, response.content
     assert list(AuditEvent.objects.order_by("seq")[before:].values_list("action", "result")) == [
-        (action, AuditResult.FAILURE)]
+        (action, AuditResult.FAILURE)
+    ]

@@ -22,18 +22,28 @@ def backend_for(cluster, **settings):
 
 
 def kinds_in(cluster, namespace="team-alpha"):
-    return sorted(f"{o['kind']}/{o['metadata']['name']}" for o in cluster.objects(namespace=namespace)
-                  if o["kind"] != "Pod")
+    return sorted(
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in cluster.objects(namespace=namespace)
+        if o["kind"] != "Pod"
+    )
 
 
 def test_apply_creates_the_team_namespace_and_the_deployment_objects(cluster):
     backend = backend_for(cluster)
     backend.apply(spec(gpu_count=1))
-    assert cluster.get_object("Namespace", "team-alpha")["metadata"]["labels"]["controlplane.io/team"] == "alpha"
+    assert (
+        cluster.get_object("Namespace", "team-alpha")["metadata"]["labels"]["controlplane.io/team"] == "alpha"
+    )
     assert kinds_in(cluster) == [
-        "Deployment/chat", "HorizontalPodAutoscaler/chat", "NetworkPolicy/controlplane-allow-gateway",
-        "NetworkPolicy/controlplane-default-deny", "PodDisruptionBudget/chat", "ResourceQuota/controlplane-gpu",
-        "Service/chat"]
+        "Deployment/chat",
+        "HorizontalPodAutoscaler/chat",
+        "NetworkPolicy/controlplane-allow-gateway",
+        "NetworkPolicy/controlplane-default-deny",
+        "PodDisruptionBudget/chat",
+        "ResourceQuota/controlplane-gpu",
+        "Service/chat",
+    ]
     deployment = cluster.get_object("Deployment", "chat", "team-alpha")
     assert deployment["metadata"]["managedFields"] == [{"manager": "controlplane", "operation": "Apply"}]
 
@@ -56,7 +66,9 @@ def test_ready_means_pods_pass_their_readiness_probe(cluster):
     cluster.set_ready("alpha-chat")
     observed = backend.observe("alpha-chat")
     assert [r.revision for r in observed.ready()] == [3]
-    assert observed.serving_urls()[0].startswith("http://10.0.") and observed.serving_urls()[0].endswith(":8000")
+    assert observed.serving_urls()[0].startswith("http://10.0.") and observed.serving_urls()[0].endswith(
+        ":8000"
+    )
     assert observed.message == "" and observed.events == ()
 
 
@@ -86,12 +98,18 @@ def test_quota_exhaustion_is_reported(cluster):
     assert "exceeded quota: controlplane-gpu" in observed.message
 
 
-@pytest.mark.parametrize(("failure", "kind", "words"), [
-    ("image_pull", "image_pull_failed", "Cannot pull image 'vllm/vllm-openai"),
-    ("crash_loop", "crash_loop", "keeps crashing (exit code 1, restarted 4 times). Last log lines:\n"
-                                 "loading weights\nCUDA out of memory"),
-    ("progress_deadline", "progress_deadline_exceeded", "The rollout made no progress in time"),
-])
+@pytest.mark.parametrize(
+    ("failure", "kind", "words"),
+    [
+        ("image_pull", "image_pull_failed", "Cannot pull image 'vllm/vllm-openai"),
+        (
+            "crash_loop",
+            "crash_loop",
+            "keeps crashing (exit code 1, restarted 4 times). Last log lines:\nloading weights\nCUDA out of memory",
+        ),
+        ("progress_deadline", "progress_deadline_exceeded", "The rollout made no progress in time"),
+    ],
+)
 def test_failures_become_events_and_a_message(cluster, failure, kind, words):
     backend = backend_for(cluster)
     backend.apply(spec(gpu_count=1, min_replicas=1, max_replicas=1, replicas=1))
@@ -109,8 +127,17 @@ def test_observe_of_something_never_applied(cluster):
 def test_observe_many_uses_two_list_calls_whatever_the_count(cluster):
     backend = backend_for(cluster, gpu_quotas={})
     for i in range(12):
-        backend.apply(spec(key=f"alpha-m{i}", deployment=f"m{i}", gpu_type="", gpu_count=0, min_replicas=1,
-                           max_replicas=1, replicas=1))
+        backend.apply(
+            spec(
+                key=f"alpha-m{i}",
+                deployment=f"m{i}",
+                gpu_type="",
+                gpu_count=0,
+                min_replicas=1,
+                max_replicas=1,
+                replicas=1,
+            )
+        )
     cluster.set_ready("alpha-m3")
     backend.client.calls = 0
     observed = backend.observe_many([f"alpha-m{i}" for i in range(12)] + ["alpha-gone"])
@@ -169,7 +196,9 @@ def test_delete_removes_everything_and_the_namespace_with_the_last_deployment(cl
     assert "Deleting" in backend.observe("alpha-chat").message
     cluster.settle()
     assert backend.observe("alpha-chat").exists is False
-    assert not [o for o in cluster.objects() if o["metadata"]["labels"].get("controlplane.io/key") == "alpha-chat"]
+    assert not [
+        o for o in cluster.objects() if o["metadata"]["labels"].get("controlplane.io/key") == "alpha-chat"
+    ]
     assert cluster.get_object("Namespace", "team-alpha") is not None, "embed still lives there"
     backend.delete("alpha-embed")
     cluster.settle()
@@ -198,13 +227,22 @@ def test_apply_into_a_terminating_namespace_is_transient(cluster):
     assert backend.observe("alpha-chat").exists
 
 
-@pytest.mark.parametrize(("code", "error"), [
-    (409, TransientBackendError), (429, TransientBackendError), (500, TransientBackendError),
-    (503, TransientBackendError), (403, PermanentBackendError), (422, PermanentBackendError),
-])
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (409, TransientBackendError),
+        (429, TransientBackendError),
+        (500, TransientBackendError),
+        (503, TransientBackendError),
+        (403, PermanentBackendError),
+        (422, PermanentBackendError),
+    ],
+)
 def test_api_errors_are_classified_with_the_servers_message(cluster, code, error):
     cluster.fail_next("apply", code, f"the server says {code}")
-    with pytest.raises(error, match=f"apply Namespace team-alpha: Kubernetes answered {code}.*the server says {code}"):
+    with pytest.raises(
+        error, match=f"apply Namespace team-alpha: Kubernetes answered {code}.*the server says {code}"
+    ):
         backend_for(cluster).apply(spec(gpu_count=1))
 
 
@@ -212,11 +250,18 @@ def test_endpoint_is_the_ingress_host_or_none_for_gateway_routing(cluster):
     backend = backend_for(cluster)
     backend.apply(spec(gpu_count=1))
     assert backend.endpoint("alpha-chat") is None
-    ingress = backend_for(cluster, routing="ingress", ingress_host_pattern="{deployment}-{team}.ml.corp",
-                          ingress_tls_secret="tls")
+    ingress = backend_for(
+        cluster,
+        routing="ingress",
+        ingress_host_pattern="{deployment}-{team}.ml.corp",
+        ingress_tls_secret="tls",
+    )
     ingress.apply(spec(gpu_count=1))
     assert ingress.endpoint("alpha-chat") == "https://chat-alpha.ml.corp"
-    assert cluster.get_object("Ingress", "chat", "team-alpha")["spec"]["rules"][0]["host"] == "chat-alpha.ml.corp"
+    assert (
+        cluster.get_object("Ingress", "chat", "team-alpha")["spec"]["rules"][0]["host"]
+        == "chat-alpha.ml.corp"
+    )
     backend.apply(spec(gpu_count=1))  # back to gateway routing: the Ingress goes
     cluster.settle()
     assert cluster.get_object("Ingress", "chat", "team-alpha") is None
@@ -224,8 +269,16 @@ def test_endpoint_is_the_ingress_host_or_none_for_gateway_routing(cluster):
 
 def test_a_pinned_count_overrides_the_hpa(cluster):
     backend = backend_for(cluster)
-    backend.apply(spec(gpu_type="", gpu_count=0, min_replicas=1, max_replicas=4, replicas=3,
-                       labels=(("replicas-pinned", "true"),)))
+    backend.apply(
+        spec(
+            gpu_type="",
+            gpu_count=0,
+            min_replicas=1,
+            max_replicas=4,
+            replicas=3,
+            labels=(("replicas-pinned", "true"),),
+        )
+    )
     assert cluster.get_object("HorizontalPodAutoscaler", "chat", "team-alpha") is None
     assert cluster.get_object("Deployment", "chat", "team-alpha")["spec"]["replicas"] == 3
 
@@ -236,6 +289,10 @@ def test_observe_tolerates_objects_with_fields_missing():
 
     observed = KubernetesObserver(client=None).observed(
         {"metadata": {"name": "chat"}, "spec": {"replicas": 1}},
-        [{"metadata": {"name": "chat-1"}}, {"metadata": {"name": "chat-2"}, "status": {"containerStatuses": [{}]}}])
+        [
+            {"metadata": {"name": "chat-1"}},
+            {"metadata": {"name": "chat-2"}, "status": {"containerStatuses": [{}]}},
+        ],
+    )
     assert observed.exists and [r.ready for r in observed.replicas] == [False, False]
     assert observed.message == "0 of 1 replicas ready, 0 on the current revision 0."
