@@ -134,6 +134,13 @@ def test_create_ready_scale_roll_out_drift_failures_delete(
         "env"
     ] == [{"name": "LOG_LEVEL", "value": "debug"}]
 
+    # Rollback to revision 2 applies its manifest again, as revision 4.
+    assert api_client.post(f"{base}{pk}/rollback", {"revision": 2}, format="json").status_code == 202
+    wait_ready(pk, replicas=2, revision=4, timeout=30)
+    rolled_back = cluster.get_object("Deployment", "chat", NS)["spec"]["template"]
+    assert rolled_back["metadata"]["labels"]["controlplane.io/revision"] == "4"
+    assert rolled_back["spec"]["containers"][0]["env"] == []
+
     # Drift: someone deletes the Service and edits the image; the periodic reconcile repairs both.
     cluster.remove("Service", "chat", NS)
     cluster.edit(
