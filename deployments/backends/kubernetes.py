@@ -621,7 +621,11 @@ class KubernetesObserver:
                 continue
             port = self.port or _container_port(pod)
             ip = pstatus.get("podIP", "")
-            replicas.append(
+            unscheduled = any(
+                c.get("type") == "PodScheduled" and c.get("status") == "False" for c in pstatus.get("conditions") or []
+            )
+            # A pod no node has taken holds no GPU: not a replica (billing meters replicas), only a reason.
+            (replicas if not unscheduled else []).append(
                 ReplicaState(
                     id=pmeta.get("name", ""),
                     revision=int((pmeta.get("labels") or {}).get(L_REVISION, "0") or 0),

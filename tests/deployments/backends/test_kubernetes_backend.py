@@ -88,6 +88,7 @@ def test_unschedulable_pods_name_the_missing_gpu(cluster):
     observed = backend.observe("alpha-chat")
     assert [e.kind for e in observed.events] == ["unschedulable"]
     assert "No node has a free GPU" in observed.message and "Insufficient nvidia.com/gpu" in observed.message
+    assert observed.exists and observed.replicas == (), "a pod no node took holds no GPU: nothing to bill"
 
 
 def test_quota_exhaustion_is_reported(cluster):
