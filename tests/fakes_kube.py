@@ -306,7 +306,7 @@ class FakeCluster:
         ns, name = d["metadata"]["namespace"], d["metadata"]["name"]
         template = d["spec"]["template"]
         key = template["metadata"]["labels"].get("controlplane.io/key", "")
-        revision = template["metadata"]["labels"].get("controlplane.io/revision", "0")
+        revision = template["metadata"]["labels"].get("controlplane.io/template", "0")[:6]
         want = d["spec"].get("replicas", 1)
         pod_spec = template["spec"]
         gpus = int(pod_spec["containers"][0].get("resources", {}).get("limits", {}).get(GPU, 0))
@@ -321,7 +321,7 @@ class FakeCluster:
                     and other["metadata"]["labels"]["fake/owner"] != name
                 ):
                     quota_left -= other["metadata"].get("fake/gpus", 0)
-        # Replace pods of another revision (a rollout), keep those of this one, up to `want`.
+        # Replace pods of another template (a rollout), keep those of this one, up to `want`.
         pods = [
             o
             for o in objects.values()
@@ -332,7 +332,7 @@ class FakeCluster:
         keep = [
             p
             for p in pods
-            if p["metadata"]["labels"].get("controlplane.io/revision") == revision
+            if p["metadata"]["labels"].get("controlplane.io/template", "")[:6] == revision
             and p["metadata"].get("fake/template") == json.dumps(template, sort_keys=True)
         ][:want]
         for p in pods:
@@ -402,7 +402,7 @@ class FakeCluster:
             pod_id = self._id("Pod", ns, pod_name)
             if (
                 pod_id in objects
-                and objects[pod_id]["metadata"]["labels"].get("controlplane.io/revision") == revision
+                and objects[pod_id]["metadata"]["labels"].get("controlplane.io/template", "")[:6] == revision
             ):
                 objects[pod_id]["status"] = status
             else:

@@ -36,6 +36,9 @@ L_TEAM = "controlplane.io/team"
 L_DEPLOYMENT = "controlplane.io/deployment"
 L_KEY = "controlplane.io/key"
 L_REVISION = "controlplane.io/revision"
+# DeploymentSpec.template_hash: what the pods are made of. Pods carry it instead of the revision, so a
+# revision that only changes scaling rolls nothing.
+L_TEMPLATE = "controlplane.io/template"
 L_COST_CENTRE = "controlplane.io/cost-centre"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGER}"
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -345,6 +348,7 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     extra = dict(spec.labels)
     ns, name = ks.namespace(spec.team), spec.deployment
     labels = _labels(spec, extra)
+    pod_labels = {k: v for k, v in labels.items() if k != L_REVISION} | {L_TEMPLATE: spec.template_hash}
     selector = {MANAGED_BY: MANAGER, L_KEY: spec.key}
     runtime = ks.runtime(spec.model_format, spec.gpu_type)
     port = int(runtime["port"])
@@ -439,7 +443,7 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "progressDeadlineSeconds": ks.progress_deadline_s,
         "revisionHistoryLimit": 5,
-        "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod_spec},
+        "template": {"metadata": {"labels": pod_labels, "annotations": annotations}, "spec": pod_spec},
     }
     if not _autoscaled(spec):  # otherwise the field is the HPA's, and applying it would fight it
         deployment_spec["replicas"] = spec.replicas
@@ -457,7 +461,7 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": _meta(name, ns, labels, annotations),
+            "metadata": _meta(name, ns, labels | {L_TEMPLATE: spec.template_hash}, annotations),
             "spec": deployment_spec,
         },
     ]
@@ -613,6 +617,7 @@ class KubernetesObserver:
         spec = deployment.get("spec") or {}
         meta = deployment.get("metadata") or {}
         revision = int((meta.get("labels") or {}).get(L_REVISION, "0") or 0)
+        current_template = (meta.get("labels") or {}).get(L_TEMPLATE, "")
         replicas, events = [], []
         for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name", "")):
             pmeta = pod.get("metadata") or {}
@@ -622,13 +627,18 @@ class KubernetesObserver:
             port = self.port or _container_port(pod)
             ip = pstatus.get("podIP", "")
             unscheduled = any(
-                c.get("type") == "PodScheduled" and c.get("status") == "False" for c in pstatus.get("conditions") or []
+                c.get("type") == "PodScheduled" and c.get("status") == "False"
+                for c in pstatus.get("conditions") or []
             )
+            template = (pmeta.get("labels") or {}).get(L_TEMPLATE, "")
             # A pod no node has taken holds no GPU: not a replica (billing meters replicas), only a reason.
             (replicas if not unscheduled else []).append(
                 ReplicaState(
                     id=pmeta.get("name", ""),
-                    revision=int((pmeta.get("labels") or {}).get(L_REVISION, "0") or 0),
+                    # Pods of the current template belong to the current revision; older ones are
+                    # being replaced (their revision is not on them: see L_TEMPLATE).
+                    revision=revision if template and template == current_template else 0,
+                    template=template,
                     url=f"http://{ip}:{port}" if ip else "",
                     ready=_pod_ready(pod) and bool(ip),
                     draining=bool(pmeta.get("deletionTimestamp")),

@@ -114,7 +114,8 @@ def test_create_ready_scale_roll_out_drift_failures_delete(
     ready = wait_ready(pk, replicas=1, timeout=30)
     assert ready.serving_urls and ready.serving_urls[0].startswith("http://10.0.")
 
-    # Scale: a fixed count of 2 and a PodDisruptionBudget.
+    # Scale: a fixed count of 2 and a PodDisruptionBudget; the running pod is kept (same template).
+    first_pod = {p["metadata"]["name"] for p in cluster.objects("Pod", NS)}
     assert (
         api_client.post(
             f"{base}{pk}/scale", {"min_replicas": 2, "max_replicas": 2}, format="json"
@@ -124,12 +125,18 @@ def test_create_ready_scale_roll_out_drift_failures_delete(
     wait_ready(pk, replicas=2, revision=2, timeout=30)
     assert cluster.get_object("PodDisruptionBudget", "chat", NS)["spec"]["maxUnavailable"] == 1
     assert cluster.get_object("Deployment", "chat", NS)["spec"]["replicas"] == 2
+    assert first_pod < {p["metadata"]["name"] for p in cluster.objects("Pod", NS)}
+    template_before = cluster.get_object("Deployment", "chat", NS)["metadata"]["labels"][
+        "controlplane.io/template"
+    ]
 
     # A new revision rolls the pods.
     assert api_client.patch(f"{base}{pk}/", {"env": {"LOG_LEVEL": "debug"}}, format="json").status_code == 202
     wait_ready(pk, replicas=2, revision=3, timeout=30)
     pods = cluster.objects("Pod", NS)
-    assert {p["metadata"]["labels"]["controlplane.io/revision"] for p in pods} == {"3"}
+    template = cluster.get_object("Deployment", "chat", NS)["metadata"]["labels"]["controlplane.io/template"]
+    assert template != template_before
+    assert {p["metadata"]["labels"]["controlplane.io/template"] for p in pods} == {template}
     assert cluster.get_object("Deployment", "chat", NS)["spec"]["template"]["spec"]["containers"][0][
         "env"
     ] == [{"name": "LOG_LEVEL", "value": "debug"}]
@@ -137,9 +144,10 @@ def test_create_ready_scale_roll_out_drift_failures_delete(
     # Rollback to revision 2 applies its manifest again, as revision 4.
     assert api_client.post(f"{base}{pk}/rollback", {"revision": 2}, format="json").status_code == 202
     wait_ready(pk, replicas=2, revision=4, timeout=30)
-    rolled_back = cluster.get_object("Deployment", "chat", NS)["spec"]["template"]
+    rolled_back = cluster.get_object("Deployment", "chat", NS)
     assert rolled_back["metadata"]["labels"]["controlplane.io/revision"] == "4"
-    assert rolled_back["spec"]["containers"][0]["env"] == []
+    assert rolled_back["metadata"]["labels"]["controlplane.io/template"] == template_before
+    assert rolled_back["spec"]["template"]["spec"]["containers"][0]["env"] == []
 
     # Drift: someone deletes the Service and edits the image; the periodic reconcile repairs both.
     cluster.remove("Service", "chat", NS)

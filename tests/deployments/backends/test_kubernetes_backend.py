@@ -82,6 +82,18 @@ def test_a_new_revision_rolls_the_pods(cluster):
     assert cluster.get_object("Deployment", "chat", "team-alpha")["metadata"]["generation"] == 2
 
 
+def test_a_revision_that_only_changes_scaling_rolls_nothing(cluster):
+    backend = backend_for(cluster)
+    backend.apply(spec(gpu_count=1, min_replicas=1, max_replicas=1, replicas=1))
+    cluster.set_ready("alpha-chat")
+    before = backend.observe("alpha-chat").replicas
+    backend.apply(spec(gpu_count=1, min_replicas=2, max_replicas=2, replicas=2, revision=4))
+    after = backend.observe("alpha-chat")
+    assert before[0].id in [r.id for r in after.replicas] and len(after.replicas) == 2
+    assert {r.template for r in after.replicas} == {spec(gpu_count=1).template_hash}
+    assert {r.revision for r in after.replicas} == {4}
+
+
 def test_unschedulable_pods_name_the_missing_gpu(cluster):
     backend = backend_for(cluster, gpu_quotas={})
     backend.apply(spec(gpu_count=8, min_replicas=1, max_replicas=1, replicas=1))
