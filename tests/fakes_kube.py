@@ -73,10 +73,12 @@ class FakeCluster:
         with open(self.path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             state = json.loads(self.path.read_text())
-            yield state
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, self.path)
+            try:
+                yield state
+            finally:  # an API error raised inside still consumed its scripted failure, as in memory
+                tmp = self.path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(state))
+                os.replace(tmp, self.path)
 
     @staticmethod
     def _id(kind: str, namespace: str, name: str) -> str:

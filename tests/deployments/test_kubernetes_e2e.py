@@ -207,3 +207,28 @@ def test_create_ready_scale_roll_out_drift_failures_delete(
     settle_until(cluster, lambda: all(status(d).status == "deleted" for d in (pk, embed, big)), "all deleted")
     cluster.settle()
     assert cluster.objects() == []
+
+
+def test_transient_errors_retry_and_permanent_ones_fail_with_the_servers_message(
+    celery_worker_process, api_client, team, members, cluster, k8s_target, artifact
+):
+    api_client.force_authenticate(members["deployer"])
+    base = f"/api/v1/teams/{team.slug}/deployments/"
+    body = {"target": "gpu-cluster", "model_id": artifact.pk, "min_replicas": 1, "max_replicas": 1}
+    # The API server is overloaded for the first apply: the task retries with backoff and gets through.
+    cluster.fail_next("apply", 429, "Too many requests, please try again later.")
+    retried = api_client.post(base, {"name": "retried", **body}, format="json").json()["id"]
+    wait_for(
+        lambda: cluster.get_object("Deployment", "retried", NS), timeout=30, what="applied after a retry"
+    )
+    assert status(retried).status == "provisioning"
+    # An admission webhook refuses the object: nothing a retry can fix, so the deployment fails with its words.
+    cluster.fail_next(
+        "apply", 422, 'admission webhook "policy.example.com" denied the request: images must be signed'
+    )
+    refused = api_client.post(base, {"name": "refused", **body}, format="json").json()["id"]
+    failed = wait_for(
+        lambda: status(refused).status == "failed" and status(refused), timeout=30, what="failed"
+    )
+    assert "Kubernetes answered 422 Invalid: admission webhook" in failed.status_message
+    assert "images must be signed" in failed.status_message
