@@ -16,7 +16,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from .base import (
@@ -184,8 +184,13 @@ class KubeSettings:
 
     @classmethod
     def from_settings(cls, settings: Mapping) -> "KubeSettings":
-        known = {f for f in cls.__slots__}
-        values = {k: v for k, v in settings.items() if k in known}
+        types = {f.name: f.type for f in fields(cls)}
+        values = {k: v for k, v in settings.items() if k in types}
+        for name, value in values.items():
+            expected = {str: str, int: int, Mapping: Mapping, tuple: (list, tuple)}[types[name]]
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                kind = {str: "text", int: "a whole number", Mapping: "a mapping"}.get(expected, "a list")
+                raise PermanentBackendError(f"{name}: must be {kind}, not {type(value).__name__}.")
         if "tolerations" in values:
             values["tolerations"] = tuple(values["tolerations"] or ())
         self = cls(**values)
@@ -196,6 +201,28 @@ class KubeSettings:
         if self.routing not in ("gateway", "ingress"):
             raise PermanentBackendError(f"routing: {self.routing!r} is not one of 'gateway', 'ingress'.")
         return self
+
+    @classmethod
+    def validate(cls, settings: Mapping) -> None:
+        """For registering or editing a target: every setting known and well-typed, credentials only
+        through target_credentials_set. Raises PermanentBackendError starting with the setting's name."""
+        allowed = {f.name for f in fields(cls)} | {
+            "kubeconfig_encrypted",
+            "context",
+            "in_cluster",
+            "request_timeout_s",
+        }
+        for key in settings:
+            if key == "kubeconfig":
+                raise PermanentBackendError(
+                    "kubeconfig: upload it with the target's credentials action, which "
+                    "stores it encrypted; settings are stored as they are."
+                )
+            if key not in allowed:
+                raise PermanentBackendError(
+                    f"{key}: not a setting of Kubernetes targets (see docs/kubernetes.md)."
+                )
+        cls.from_settings(settings)
 
     def namespace(self, team: str) -> str:
         return f"{self.namespace_prefix}{team}"
@@ -703,6 +730,11 @@ class KubernetesBackend:
     """Deployments on a Kubernetes cluster; the cluster's HPA, not the control plane, scales them."""
 
     kind = "kubernetes"
+
+    @staticmethod
+    def validate_settings(settings: Mapping) -> None:
+        """Called when a target is registered or edited; raises PermanentBackendError naming the setting."""
+        KubeSettings.validate(settings)
 
     def __init__(self, target: TargetConfig, client: KubeClient | None = None):
         self.target = target

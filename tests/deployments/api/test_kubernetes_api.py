@@ -241,3 +241,26 @@ def test_refusal_writes_exactly_one_failure_event(api_client, admin, members, k8
     assert list(AuditEvent.objects.order_by("seq")[before:].values_list("action", "result")) == [
         (action, AuditResult.FAILURE)
     ]
+
+
+@pytest.mark.parametrize(
+    ("target_settings", "words"),
+    [
+        ({"gpu_products": ["a100"]}, "settings: gpu_products: must be a mapping, not list."),
+        ({"progress_deadline_s": "10m"}, "settings: progress_deadline_s: must be a whole number, not str."),
+        ({"gpu_product": "x"}, "settings: gpu_product: not a setting of Kubernetes targets"),
+        (
+            {"kubeconfig": "apiVersion: v1"},
+            "settings: kubeconfig: upload it with the target's credentials action",
+        ),
+        ({"routing": "mesh"}, "settings: routing: 'mesh' is not one of 'gateway', 'ingress'."),
+    ],
+)
+def test_registering_a_target_checks_its_settings(api_client, admin, target_settings, words):
+    api_client.force_authenticate(admin)
+    response = api_client.post(
+        "/api/v1/targets/", {"name": "gpu", "kind": "kubernetes", "settings": target_settings}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]["settings"][0].startswith(words)
+    assert not Target.objects.filter(name="gpu").exists()
