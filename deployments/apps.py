@@ -7,3 +7,4 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from deployments.backends import local  # noqa: F401  (registers the backend)
+        from deployments.backends import kubernetes  # noqa: F401

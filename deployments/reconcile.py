@@ -7,7 +7,7 @@ autoscaler. It holds no lock itself; the task wraps it in the per-deployment loc
 import logging
 from dataclasses import dataclass
 from functools import cache
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -28,6 +28,8 @@ REQUEUE_SECONDS = 1.0  # while replicas drain or a rollout waits
 # second, and each requeue is one cheap observe.
 STARTING_REQUEUE_SECONDS = 0.1
 STARTING_WINDOW_SECONDS = 30
+# A backend's standing condition (BackendEvent.ongoing) goes on the timeline again after this long.
+ONGOING_EVENT_REPEAT = timedelta(minutes=10)
 CRASHES_BEFORE_FAILED = 3  # a revision whose replicas crash this often without ever being ready has failed
 
 
@@ -85,8 +87,23 @@ def build_spec(deployment: Deployment):
         scale_up_window_s=revision.scale_up_window_s, scale_down_window_s=revision.scale_down_window_s,
         env=tuple(sorted(revision.env.items())),
         labels=(("team", deployment.team.slug), ("deployment", deployment.name),
-                ("revision", str(revision.number)), ("cost-centre", deployment.team.cost_centre)),
+                ("revision", str(revision.number)), ("cost-centre", deployment.team.cost_centre))
+        + _scaling_labels(deployment),
     )
+
+
+def _scaling_labels(deployment: Deployment) -> tuple[tuple[str, str], ...]:
+    """For backends that scale by themselves (Kubernetes' HPA): ("replicas-pinned", "true") when a
+    user pinned the count, which then overrides their autoscaler too; ("gpu-quota", N), the team's
+    GPU ceiling on the target for a quota of their own (absent when some GPU type is unlimited)."""
+    from deployments.backends.kubernetes import namespace_gpu_quota
+
+    labels: tuple[tuple[str, str], ...] = ()
+    if deployment.pinned_replicas is not None:
+        labels += (("replicas-pinned", "true"),)
+    quota = namespace_gpu_quota(deployment.team.gpu_quota or {},
+                                [t for t, n in deployment.target.gpu_inventory.items() if n])
+    return labels if quota is None else labels + (("gpu-quota", str(quota)),)
 
 
 def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
@@ -148,6 +165,8 @@ def _record(deployment: Deployment, observed: Observed, generation: int, *, temp
     now = timezone.now()
     crashes = [e for e in observed.events if e.kind == "replica_crashed"]
     for event in observed.events:
+        if event.ongoing and deployment.events.filter(kind=event.kind, created_at__gte=now - ONGOING_EVENT_REPEAT).exists():
+            continue  # a standing condition already on the timeline
         event_record(deployment=deployment, kind=event.kind, message=event.message)
     _record_intervals(deployment, observed, now)
     replicas = desired_replicas(deployment)

@@ -14,3 +14,13 @@ urlpatterns = [
     path("teams/<slug:slug>/deployments/<int:pk>/<slug:action>/", views_deployments.deployment_action,
          name="deployment-action"),
 ]
+
+from . import kubernetes_views  # noqa: E402
+
+urlpatterns += [
+    path("targets/<int:pk>/kubernetes/", kubernetes_views.kubernetes_target, name="kubernetes-target"),
+    path("targets/<int:pk>/kubernetes/test-connection/", kubernetes_views.kubernetes_test_connection,
+         name="kubernetes-test-connection"),
+    path("teams/<slug:slug>/deployments/<int:pk>/manifests.yaml", kubernetes_views.deployment_manifests_download,
+         name="deployment-manifests-yaml"),
+]

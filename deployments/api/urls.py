@@ -31,3 +31,14 @@ urlpatterns += [
          name="deployment-events"),
     path("internal/deployments/wake", dv.DeploymentWakeApi.as_view(), name="deployment-wake"),
 ]
+
+from . import kubernetes_views as kv  # noqa: E402
+
+urlpatterns += [
+    path("targets/<int:pk>/credentials", kv.TargetCredentialsApi.as_view(), name="target-credentials"),
+    path("targets/<int:pk>/test-connection", kv.TargetTestConnectionApi.as_view(), name="target-test-connection"),
+    path("teams/<slug:slug>/deployments/<int:pk>/manifests", kv.DeploymentManifestsApi.as_view(),
+         name="deployment-manifests"),
+    path("teams/<slug:slug>/deployments/<int:pk>/manifests.yaml", kv.DeploymentManifestsYamlApi.as_view(),
+         name="deployment-manifests-yaml"),
+]

@@ -80,6 +80,9 @@ class BackendEvent:
 
     kind: str
     message: str
+    # A standing condition seen again on every observation (a pod Pending for want of a GPU, a
+    # crash loop) rather than a one-off occurrence: the reconciler records it once while it lasts.
+    ongoing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

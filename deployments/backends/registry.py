@@ -16,6 +16,10 @@ def backend_kinds() -> list[str]:
     return sorted(_BACKENDS)
 
 
+def backend_class(kind: str) -> type[ProvisioningBackend] | None:
+    return _BACKENDS.get(kind)
+
+
 def get_backend(target: TargetConfig) -> ProvisioningBackend:
     if target.kind not in _BACKENDS:
         raise ImproperlyConfigured(f"unknown backend {target.kind!r}; have {backend_kinds()}")

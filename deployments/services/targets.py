@@ -7,7 +7,8 @@ from django.db import transaction
 
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.services import audit_record
-from deployments.backends.registry import backend_kinds
+from deployments.backends.base import BackendError
+from deployments.backends.registry import backend_class, backend_kinds
 from deployments.models import Target
 from deployments.models.artifacts import NAME_VALIDATOR
 
@@ -38,6 +39,16 @@ def local_gpu_inventory() -> dict[str, int]:
     return inventory
 
 
+def _validate_settings(kind: str, settings: dict) -> None:
+    """A backend that checks its settings (`validate_settings`) does so before anything is stored."""
+    validate = getattr(backend_class(kind), "validate_settings", None)
+    if validate is not None:
+        try:
+            validate(settings)
+        except BackendError as exc:
+            raise ApplicationError(f"settings: {exc}", extra={"field": "settings"}) from exc
+
+
 @transaction.atomic
 def target_create(
     *, actor, name: str, kind: str, description: str = "", settings: dict | None = None,
@@ -53,6 +64,7 @@ def target_create(
                                extra={"field": "kind"})
     if Target.objects.filter(name=name).exists():
         raise ApplicationError(f"A target named {name!r} exists.", extra={"field": "name"})
+    _validate_settings(kind, settings or {})
     inventory = gpu_inventory if gpu_inventory is not None else (local_gpu_inventory() if kind == "local" else {})
     if any(not isinstance(v, int) or v < 0 for v in inventory.values()):
         raise ApplicationError("GPU counts must be whole numbers ≥ 0.", extra={"field": "gpu_inventory"})

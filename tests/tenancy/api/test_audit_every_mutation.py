@@ -56,9 +56,11 @@ def _url(path: str, args: dict, world) -> str:
 def test_every_mutating_endpoint_has_a_case():
     from tests.billing.api.test_audit_every_mutation import CASES as BILLING_CASES
     from tests.deployments.api.test_deployment_audit import CASES as DEPLOYMENT_CASES
+    from tests.deployments.api.test_kubernetes_api import CASES as KUBERNETES_CASES
     from tests.deployments.api.test_registry_audit import CASES as REGISTRY_CASES
 
-    assert _mutating_operations() == set(CASES) | set(REGISTRY_CASES) | set(DEPLOYMENT_CASES) | set(BILLING_CASES)
+    assert _mutating_operations() == set(CASES) | set(REGISTRY_CASES) | set(DEPLOYMENT_CASES) | set(BILLING_CASES) \
+        | set(KUBERNETES_CASES)
 
 
 @pytest.mark.parametrize("operation", sorted(CASES), ids=lambda op: f"{op[0]} {op[1]}")
