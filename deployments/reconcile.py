@@ -129,7 +129,11 @@ def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
         deployment_mark_failed(deployment_id=deployment.pk, reason=str(exc))
         Deployment.objects.filter(pk=deployment.pk).update(observed_generation=generation)
         return Outcome(DeploymentStatus.FAILED, None)
-    return _record(deployment, observed, generation, template=template, endpoint=backend.endpoint(deployment.key))
+    outcome = _record(deployment, observed, generation, template=template, endpoint=backend.endpoint(deployment.key))
+    floor = getattr(backend, "requeue_floor_seconds", 0.0)
+    if outcome.requeue_after is not None and outcome.requeue_after < floor:
+        return Outcome(outcome.status, floor)
+    return outcome
 
 
 def _status(deployment: Deployment, observed: Observed, replicas: int, template: str) -> tuple[str, str, bool]:
@@ -257,3 +261,40 @@ def dataplane_store():
     from serving.store import open_store
 
     return open_store(redis_url=settings.REDIS_URL or None, sqlite_path=str(settings.VAR_DIR / "dataplane.sqlite3"))
+
+
+def needs_reconcile(deployment: Deployment, observed: Observed | None) -> bool:
+    """Whether the sweep must reconcile: anything but a settled deployment whose observed replicas
+    are exactly what its spec wants."""
+    if deployment.desired_state != DesiredState.RUNNING or observed is None:
+        return deployment.status not in (DeploymentStatus.STOPPED, DeploymentStatus.DELETED) or bool(
+            observed and observed.exists)
+    if deployment.status != DeploymentStatus.READY or deployment.observed_generation != deployment.generation:
+        return True
+    wanted = desired_replicas(deployment)
+    template = build_spec(deployment).template_hash
+    current = observed.ready(template)
+    return len(current) != wanted or len(observed.replicas) != wanted or sorted(
+        r.url for r in current) != sorted(deployment.serving_urls)
+
+
+def sweep_plan() -> list[int]:
+    """Deployments the periodic sweep reconciles. Backends that can observe many deployments at once
+    (Kubernetes: a few list calls per sweep) are asked once per target, and only deployments that
+    are not settled get a reconcile; the others are reconciled each sweep, which is how drift
+    (a crashed local replica) is found."""
+    live = (Deployment.objects.exclude(status=DeploymentStatus.DELETED)
+            .select_related("team", "target", "current_revision__artifact"))
+    by_target: dict[int, list[Deployment]] = {}
+    for deployment in live:
+        by_target.setdefault(deployment.target_id, []).append(deployment)
+    plan: list[int] = []
+    for deployments in by_target.values():
+        backend = get_backend(deployments[0].target.config())
+        observe_many = getattr(backend, "observe_many", None)
+        if observe_many is None:
+            plan.extend(d.pk for d in deployments)
+            continue
+        observed = observe_many([d.key for d in deployments])
+        plan.extend(d.pk for d in deployments if needs_reconcile(d, observed.get(d.key)))
+    return sorted(plan)

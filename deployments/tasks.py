@@ -79,9 +79,9 @@ def reconcile_deployment_task(self, deployment_id: int) -> None:
 @shared_task(name="deployments.reconcile_sweep", acks_late=True, soft_time_limit=60, time_limit=90)
 def reconcile_sweep_task() -> int:
     """Beat: one reconcile per live deployment, to repair drift (a crashed replica, a lost task)."""
-    from deployments.selectors.deployments import deployment_ids_to_sweep
+    from deployments.reconcile import sweep_plan
 
-    ids = deployment_ids_to_sweep()
+    ids = sweep_plan()
     for deployment_id in ids:
         reconcile_deployment_task.apply_async(args=[deployment_id], expires=60)
     return len(ids)

@@ -727,6 +727,8 @@ def _container_port(pod: Mapping) -> int:
 
 @register_backend
 class KubernetesBackend:
+    # Each reconcile costs about ten API calls: while pods start, look again every 2 s, not 0.1 s.
+    requeue_floor_seconds = 2.0
     """Deployments on a Kubernetes cluster; the cluster's HPA, not the control plane, scales them."""
 
     kind = "kubernetes"

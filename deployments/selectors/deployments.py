@@ -19,10 +19,6 @@ def deployment_get(*, team: Team, deployment_id: int) -> Deployment:
     return deployment
 
 
-def deployment_ids_to_sweep() -> list[int]:
-    return list(Deployment.objects.exclude(status=DeploymentStatus.DELETED).values_list("pk", flat=True))
-
-
 def target_list_for(*, team: Team) -> QuerySet[Target]:
     from django.db.models import Q
 

@@ -116,6 +116,21 @@ def _check_fit(*, artifact: ModelArtifact, gpu_type: str, gpu_count: int, overri
               "larger type, or set memory_override.", "gpu_count")
 
 
+def _check_key_is_free(*, team: Team, name: str) -> None:
+    """Backends name everything "<team>-<deployment>": team a's b-c and team a-b's c would share
+    a-b-c. Refuse the second so no two live deployments ever share a key."""
+    key = f"{team.slug}-{name}"
+    pairs = Q(pk__in=[])
+    for i, char in enumerate(key):
+        if char == "-":
+            pairs |= Q(team__slug=key[:i], name=key[i + 1:])
+    clash = (Deployment.objects.filter(pairs).exclude(team=team).exclude(status=DeploymentStatus.DELETED)
+             .select_related("team").first())
+    if clash is not None:
+        _fail(f"{team.slug}/{name} would share the name {key!r} with another team's deployment on its targets; "
+              "choose another name.", "name")
+
+
 def _new_revision(*, deployment: Deployment, spec: dict, actor, reason: str) -> Revision:
     number = (deployment.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
     artifact = spec["artifact"]
@@ -154,6 +169,7 @@ def deployment_create(*, team: Team, actor, name: str, target: Target, artifact:
     Team.objects.select_for_update().get(pk=team.pk)  # names are unique among live deployments
     if Deployment.objects.filter(team=team, name=name).exclude(status=DeploymentStatus.DELETED).exists():
         _fail(f"The team already has a deployment named {name!r}.", "name")
+    _check_key_is_free(team=team, name=name)
     deployment = Deployment.objects.create(
         team=team, name=name, target=target, created_by=actor, replicas=max(spec["min_replicas"], 1),
     )

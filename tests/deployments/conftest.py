@@ -14,7 +14,11 @@ def artifact_dirs(settings, tmp_path):
     settings.UPLOAD_STAGING_DIR = tmp_path / "uploads"
     settings.ARTIFACT_S3_BUCKET = ""
     artifact_storage.cache_clear()
+    from tests.deployments import e2e
+
+    e2e.CURRENT_REPLICA_ROOT[:] = [tmp_path / "replicas"]  # where this test's workers keep replicas
     yield tmp_path
+    e2e.CURRENT_REPLICA_ROOT.clear()
     artifact_storage.cache_clear()
 
 

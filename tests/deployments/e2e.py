@@ -92,7 +92,13 @@ def wait_artifact_ready(pk: int) -> ModelArtifact:
     return wait_for(lambda: ModelArtifact.objects.filter(pk=pk, status="ready").first(), what="model ready")
 
 
+# The replica folder of the running test's installation (set by the autouse artifact_dirs fixture):
+# replicas of other test runs on the same host carry the same key under another folder.
+CURRENT_REPLICA_ROOT: list[Path] = []
+
+
 def marked_processes(key: str) -> list[int]:
+    wanted = f"{MARKER}={key}@{CURRENT_REPLICA_ROOT[0]}".encode() if CURRENT_REPLICA_ROOT else None
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -101,7 +107,9 @@ def marked_processes(key: str) -> list[int]:
                 stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
             except OSError:
                 continue
-            if any(item.startswith(f"{MARKER}={key}@".encode()) for item in env.split(b"\0")) and stat != "Z":
+            items = env.split(b"\0")
+            mine = wanted in items if wanted else any(i.startswith(f"{MARKER}={key}@".encode()) for i in items)
+            if mine and stat != "Z":
                 found.append(int(entry.name))
     return found
 

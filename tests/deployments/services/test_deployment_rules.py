@@ -80,3 +80,15 @@ def test_an_update_that_changes_nothing_is_refused(team, members, world):
     deployment = create(team, members, world)
     with pytest.raises(ApplicationError, match="Nothing changes"):
         deployment_update(deployment=deployment, actor=members["deployer"], min_replicas=1)
+
+
+def test_keys_never_collide_across_teams(team, members, world):
+    from tests.factories.tenancy import MembershipFactory, TeamFactory
+
+    other = TeamFactory(slug="alpha-b")
+    MembershipFactory(team=other, user=members["deployer"], role="deployer")
+    deployment_create(team=other, actor=members["deployer"], name="c", target=world["cpu"], artifact=ModelArtifact.objects.create(
+        team=other, name="m", version=1, format="onnx", status="ready", inspection={"weight_bytes": 60}))
+    with pytest.raises(ApplicationError) as error:
+        create(team, members, world, name="b-c")  # alpha + b-c = alpha-b-c = alpha-b + c
+    assert error.value.extra["field"] == "name" and "alpha-b-c" in error.value.message
