@@ -65,3 +65,25 @@ class Precision(models.TextChoices):
     FP8 = "fp8", "FP8"
     INT8 = "int8", "INT8"
     INT4 = "int4", "INT4"
+
+
+class CostCategory(models.TextChoices):
+    GPU_COMPUTE = "gpu_compute", "GPU compute"
+    STORAGE = "storage", "Storage"
+    REQUESTS = "requests", "Requests"
+    NETWORK = "network", "Network"
+    AMORTISED_HARDWARE = "amortised_hardware", "Amortised hardware"
+    # Own GPUs nobody used in the hour; allocated by share of use or to the platform.
+    IDLE_CAPACITY = "idle_capacity", "Idle on-premises capacity"
+
+
+class IdleAllocation(models.TextChoices):
+    SHARE = "share", "To teams, by their share of use"
+    PLATFORM = "platform", "To the platform"
+
+
+class BudgetAlertKind(models.TextChoices):
+    PCT_50 = "50", "50 % of budget"
+    PCT_80 = "80", "80 % of budget"
+    PCT_100 = "100", "100 % of budget"
+    FORECAST = "forecast", "Month-end forecast over budget"

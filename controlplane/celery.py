@@ -29,6 +29,8 @@ app.conf.task_routes = {
     "deployments.reconcile_deployment": {"queue": Queue.PROVISIONING},
     "deployments.reconcile_sweep": {"queue": Queue.PROVISIONING},
     "deployments.autoscale": {"queue": Queue.PROVISIONING},
+    "billing.meter_collect": {"queue": Queue.METERING},
+    "billing.meter_usage_hour": {"queue": Queue.METERING},
 }
 app.autodiscover_tasks(["controlplane.tenancy", "deployments", "billing", "monitoring"])
 
@@ -57,6 +59,18 @@ BEAT_SCHEDULE = {
         "task": "deployments.autoscale",
         "schedule": float(os.environ.get("AUTOSCALE_INTERVAL", "5")),
         "options": {"expires": 4},
+    },
+    # Every minute: pop the gateway's meter counters into this hour's readings.
+    "billing.meter_collect": {
+        "task": "billing.meter_collect",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # :05 every hour: roll up and price the hour that just ended, then check budgets.
+    "billing.meter_usage_hour": {
+        "task": "billing.meter_usage_hour",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

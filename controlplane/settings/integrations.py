@@ -17,3 +17,10 @@ CONTROLPLANE_SECRET_KEY = env.str("CONTROLPLANE_SECRET_KEY", default="")
 KUBERNETES_CLIENT_FACTORY = env.str(
     "KUBERNETES_CLIENT_FACTORY", default="deployments.backends.kube_client.official_client"
 )
+
+# Billing. Idle own-hardware GPU-hours go to the teams by their share of use ("share") or to the
+# platform ("platform"). Enforcement refuses a deployment or scale-up whose month estimate passes
+# the team's budget. Budget alerts are also POSTed to the webhook when one is set.
+BILLING_IDLE_ALLOCATION = env.str("BILLING_IDLE_ALLOCATION", default="share")
+BILLING_BUDGET_ENFORCEMENT = env.bool("BILLING_BUDGET_ENFORCEMENT", default=False)
+BILLING_BUDGET_WEBHOOK_URL = env.str("BILLING_BUDGET_WEBHOOK_URL", default="")
