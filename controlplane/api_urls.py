@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("controlplane.tenancy.api.urls")),
     path("", include("deployments.api.urls")),
     path("billing/", include("billing.api.urls")),
+    path("", include("billing.api.cost_urls")),  # /allocation (OpenCost's path), budgets, reports
 ]

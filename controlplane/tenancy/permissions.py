@@ -26,11 +26,13 @@ class Action(StrEnum):
     AUDIT_VIEW = "audit.view"
     MODEL_VIEW = "model.view"
     MODEL_MANAGE = "model.manage"  # upload, register, delete model versions
+    COST_VIEW = "cost.view"  # the team's costs, budgets and finance reports
 
 
 _MEMBER = {Action.TEAM_VIEW, Action.MEMBER_VIEW, Action.TOKEN_OWN, Action.MODEL_VIEW}
 _DEPLOYER = _MEMBER | {Action.MODEL_MANAGE}
-_ADMIN = _DEPLOYER | {Action.TEAM_UPDATE, Action.MEMBER_MANAGE, Action.TOKEN_MANAGE_ALL, Action.AUDIT_VIEW}
+_ADMIN = _DEPLOYER | {Action.TEAM_UPDATE, Action.MEMBER_MANAGE, Action.TOKEN_MANAGE_ALL, Action.AUDIT_VIEW,
+                      Action.COST_VIEW}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: frozenset(_ADMIN | {Action.TEAM_DELETE, Action.MEMBER_GRANT_OWNER}),
@@ -38,7 +40,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.DEPLOYER: frozenset(_DEPLOYER),
     Role.VIEWER: frozenset(_MEMBER),
     # Finance reads costs across teams and nothing else of a team's internals.
-    Role.FINANCE: frozenset({Action.TEAM_VIEW, Action.TOKEN_OWN}),
+    # Holding it in any team lets a user read every team's costs (billing.selectors.costs).
+    Role.FINANCE: frozenset({Action.TEAM_VIEW, Action.TOKEN_OWN, Action.COST_VIEW}),
 }
 
 ROLE_DESCRIPTIONS = {
