@@ -23,6 +23,10 @@ THRESHOLDS = ((BudgetAlertKind.PCT_50, Decimal("0.5")), (BudgetAlertKind.PCT_80,
               (BudgetAlertKind.PCT_100, Decimal("1")))
 
 
+def _now() -> datetime:
+    return timezone.now()  # one seam, so tests can set the clock
+
+
 def month_bounds(when: datetime) -> tuple[datetime, datetime]:
     start = datetime(when.year, when.month, 1, tzinfo=dt_timezone.utc)
     days = calendar.monthrange(when.year, when.month)[1]
@@ -36,7 +40,7 @@ def team_spend(*, team, start: datetime, end: datetime) -> Decimal:
 
 def budget_status(*, team, now: datetime | None = None) -> dict:
     """Month to date, the month-end forecast from the run rate so far, and the budget."""
-    now = now or timezone.now()
+    now = now or _now()
     start, end = month_bounds(now)
     spent = team_spend(team=team, start=start, end=end)
     elapsed = Decimal(str(max((now - start).total_seconds(), 3600)))
@@ -54,8 +58,10 @@ def _notify(alert: BudgetAlert) -> None:
     from controlplane.tenancy.permissions import Role
 
     team = alert.team
-    subject = (f"[{team.slug}] budget {alert.get_kind_display()}: ${alert.spent_usd} spent of "
-               f"${alert.budget_usd}, forecast ${alert.forecast_usd}")
+    spent, forecast, budget = (Decimal(v).quantize(CENT) for v in (alert.spent_usd, alert.forecast_usd,
+                                                                     alert.budget_usd))
+    subject = (f"[{team.slug}] budget {alert.get_kind_display()}: ${spent:,.2f} spent of ${budget:,.2f}, "
+               f"forecast ${forecast:,.2f}")
     recipients = sorted(set(Membership.objects.filter(team=team, role__in=[Role.OWNER, Role.ADMIN, Role.FINANCE])
                             .exclude(user__email="").values_list("user__email", flat=True)))
     if recipients:
@@ -66,8 +72,7 @@ def _notify(alert: BudgetAlert) -> None:
         try:
             httpx.post(settings.BILLING_BUDGET_WEBHOOK_URL, timeout=5, json={
                 "team": team.slug, "month": alert.month.isoformat(), "kind": alert.kind,
-                "spent_usd": str(alert.spent_usd), "forecast_usd": str(alert.forecast_usd),
-                "budget_usd": str(alert.budget_usd)})
+                "spent_usd": str(spent), "forecast_usd": str(forecast), "budget_usd": str(budget)})
         except httpx.HTTPError:
             logger.warning("billing.budget.webhook_failed", extra={"alert_id": alert.pk})
 
@@ -130,7 +135,7 @@ def budget_enforce(*, team, target, spec: dict, deployment=None, now: datetime |
         return
     from deployments.models import Deployment
 
-    now = now or timezone.now()
+    now = now or _now()
     start, end = month_bounds(now)
     hours_left = Decimal(str((end - now).total_seconds())) / 3600
     rate = spec_hourly_usd(target=target, gpu_type=spec.get("gpu_type", ""), gpu_count=spec.get("gpu_count", 0),

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
+from billing.services.budgets import budget_enforce
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import AuditResult, Team
 from controlplane.tenancy.services import audit_record
@@ -85,6 +86,7 @@ def _validate_spec(*, team: Team, target: Target, spec: dict, deployment: Deploy
         _check_fit(artifact=artifact, gpu_type=gpu_type, gpu_count=gpu_count, override=spec["memory_override"])
     elif gpu_count:
         _fail("Pick a GPU type for the GPUs, or set the count to 0 for CPU.", "gpu_type")
+    budget_enforce(team=team, target=target, spec=spec, deployment=deployment)  # no-op unless switched on
 
 
 def _check_quota(*, team: Team, gpu_type: str, wanted: int, deployment: Deployment | None) -> None:
