@@ -93,3 +93,42 @@ def cumulative_cost_svg(comparison: Comparison) -> SafeString:
                      f'break-even vs {escape(target.label)}: month {month}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+TEAM_COLOURS = ("#2656d9", "#1f8a4c", "#b7791f", "#c62d2d", "#7c3aed", "#0e7490", "#64748b")
+
+
+def daily_cost_svg(rows: list[dict], days: list) -> SafeString:
+    """Stacked bars of USD per day, one colour per team (rows: day, team_slug, usd)."""
+    teams = sorted({r["team_slug"] or "__idle__" for r in rows})
+    colour = {t: TEAM_COLOURS[i % len(TEAM_COLOURS)] for i, t in enumerate(teams)}
+    per_day: dict = {d: [] for d in days}
+    for r in rows:
+        per_day.setdefault(r["day"], []).append((r["team_slug"] or "__idle__", float(r["usd"] or 0)))
+    top = max([sum(v for _, v in bars) for bars in per_day.values()] + [1.0])
+    step = _nice_step(top)
+    top = step * math.ceil(top / step)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(len(days), 1)
+    parts = [f'<svg class="chart cost-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+             f'aria-label="Cost per day by team" xmlns="http://www.w3.org/2000/svg">']
+    for i in range(int(top / step) + 1):
+        y = TOP + plot_h - plot_h * i * step / top
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>'
+                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_usd(i * step)}</text>')
+    for n, day in enumerate(days):
+        x, base = LEFT + n * slot + slot * 0.15, TOP + plot_h
+        for team, usd in sorted(per_day.get(day, [])):
+            h = plot_h * usd / top
+            base -= h
+            parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
+                         f'fill="{colour[team]}"><title>{escape(team)} {day:%d %b}: ${usd:,.2f}</title></rect>')
+        if len(days) <= 16 or n % 5 == 0:
+            parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" '
+                         f'font-size="11">{day:%d}</text>')
+    for i, team in enumerate(teams):
+        y = TOP + 10 + i * 18
+        parts.append(f'<rect x="{WIDTH - RIGHT + 16}" y="{y - 9}" width="12" height="12" fill="{colour[team]}"/>'
+                     f'<text x="{WIDTH - RIGHT + 34}" y="{y + 1}" font-size="12">{escape(team)}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))

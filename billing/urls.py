@@ -14,4 +14,5 @@ urlpatterns = [
     path("onprem/new/", views.onprem_new, name="onprem-new"),
     path("onprem/<slug:slug>/", views.onprem_detail, name="onprem-detail"),
     path("tco/", views.tco, name="tco"),
+    path("dashboard/", views.cost_dashboard, name="dashboard"),
 ]

@@ -221,3 +221,50 @@ def tco(request):
     if htmx_partial(request):
         return render(request, "billing/_tco_panel.html", context)
     return render(request, "billing/tco.html", context)
+
+
+@login_required
+def cost_dashboard(request):
+    """Costs of the teams the caller may see, for one month: per team over time, by deployment
+    and by category, budget status with banners, showback or chargeback, report downloads."""
+    from datetime import date, timedelta
+
+    from billing.charts import daily_cost_svg
+    from billing.models import BudgetAlert
+    from billing.reports import monthly_report
+    from billing.reports.model import CATEGORY_LABELS
+    from billing.selectors.costs import cost_daily, cost_scope_for, cost_teams_for, month_range
+    from billing.services.budgets import budget_status
+
+    scope = cost_scope_for(user=request.user)
+    if scope.empty:
+        raise PermissionDenied("Costs are for team owners, admins and finance.")
+    today = timezone.now().date()
+    try:
+        month = date.fromisoformat(f"{request.GET['month']}-01") if request.GET.get("month") else today.replace(day=1)
+    except ValueError:
+        month = today.replace(day=1)
+    view = "chargeback" if request.GET.get("view") == "chargeback" else "showback"
+    start, end = month_range(month)
+    days = [(start + timedelta(days=i)).date() for i in range((end - start).days)]
+    report = monthly_report(scope=scope, month=month, by="cost_centre" if view == "chargeback" else "team")
+    teams = list(cost_teams_for(scope=scope))
+    # A past month's status is its final spend; this month's has a forecast from the run rate.
+    at = timezone.now() if month == today.replace(day=1) else end - timedelta(seconds=1)
+    budgets = [{"team": team, **budget_status(team=team, now=at)} for team in teams]
+    alerts = BudgetAlert.objects.filter(team__in=teams, month=month).select_related("team").order_by("team", "kind")
+    categories = {}
+    for group in report.groups:
+        for category, usd in group.by_category.items():
+            categories[category] = categories.get(category, 0) + usd
+    groups = [(g, sorted(((CATEGORY_LABELS.get(c, c), v) for c, v in g.by_category.items()), key=lambda x: -x[1]))
+              for g in report.groups]
+    context = {
+        "month": month, "view": view, "report": report, "groups": groups, "budgets": budgets, "alerts": alerts,
+        "chart": daily_cost_svg(cost_daily(scope=scope, start=start, end=end), days),
+        "categories": sorted(((CATEGORY_LABELS.get(c, c), v) for c, v in categories.items()), key=lambda x: -x[1]),
+        "deployments": sorted(((d, v) for g in report.groups for d, v in g.by_deployment.items()), key=lambda x: -x[1]),
+        "previous": (month - timedelta(days=1)).replace(day=1), "next": (end + timedelta(days=1)).date().replace(day=1),
+        "all_teams": scope.all_teams,
+    }
+    return render(request, "billing/dashboard.html", context)
