@@ -37,3 +37,17 @@ def meter_usage_hour_task(hour: str | None = None) -> int:
     budget_alerts_check_all()
     logger.info("billing.metering.hour", extra={"hour": when.isoformat(), "records": len(records)})
     return len(records)
+
+
+@shared_task(name="billing.monthly_reports", acks_late=True, soft_time_limit=900, time_limit=960)
+def monthly_reports_task(month: str | None = None) -> list[str]:
+    """Beat, on the 1st: write last month's finance reports (CSV, PDF, JSON; by team and by cost
+    centre) to storage. `month` is YYYY-MM. A re-run overwrites the same files."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from billing.services.reports import finance_reports_generate
+
+    first = date.fromisoformat(f"{month}-01") if month else (timezone.now().date().replace(day=1) - timedelta(days=1))
+    return finance_reports_generate(month=first.replace(day=1))

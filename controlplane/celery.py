@@ -31,6 +31,7 @@ app.conf.task_routes = {
     "deployments.autoscale": {"queue": Queue.PROVISIONING},
     "billing.meter_collect": {"queue": Queue.METERING},
     "billing.meter_usage_hour": {"queue": Queue.METERING},
+    "billing.monthly_reports": {"queue": Queue.REPORTS},
 }
 app.autodiscover_tasks(["controlplane.tenancy", "deployments", "billing", "monitoring"])
 
@@ -71,6 +72,12 @@ BEAT_SCHEDULE = {
         "task": "billing.meter_usage_hour",
         "schedule": crontab(minute=5),
         "options": {"expires": 3000},
+    },
+    # 02:30 UTC on the 1st: last month's finance reports (after the last hour was priced at 00:05).
+    "billing.monthly_reports": {
+        "task": "billing.monthly_reports",
+        "schedule": crontab(minute=30, hour=2, day_of_month=1),
+        "options": {"expires": 86400},
     },
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

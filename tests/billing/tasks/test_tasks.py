@@ -27,3 +27,24 @@ def test_the_hourly_task_rolls_up_and_prices_one_hour_twice_safely(ledger_world,
     # rack at $1.00 per installed GPU-hour → $4.00.
     assert CostEntry.objects.filter(hour=at(12)).aggregate(s=Sum("usd"))["s"].quantize(Decimal("0.01")) == \
         Decimal("9.00")
+
+
+@pytest.mark.django_db
+def test_monthly_reports_are_written_on_the_first_and_rewritten_the_same(ledger_world, settings, tmp_path):
+    from django.core.files.storage import default_storage
+
+    from billing.tasks import monthly_reports_task
+    from tests.billing.conftest import meter_day
+
+    settings.MEDIA_ROOT = tmp_path
+    assert BEAT_SCHEDULE["billing.monthly_reports"]["schedule"].day_of_month == {1}
+    assert app.conf.task_routes["billing.monthly_reports"] == {"queue": "reports"}
+    meter_day()
+    names = monthly_reports_task("2026-03")
+    assert sorted(n.rsplit("/", 1)[1] for n in names) == sorted(
+        f"costs-2026-03-by-{by}.{ext}" for by in ("team", "cost_centre") for ext in ("csv", "pdf", "json"))
+    assert monthly_reports_task("2026-03") == names  # same names: replaced, not duplicated
+    with default_storage.open("finance-reports/2026-03/costs-2026-03-by-team.json") as f:
+        assert b'"total": "179.75"' in f.read()
+    with default_storage.open("finance-reports/2026-03/costs-2026-03-by-cost_centre.pdf") as f:
+        assert f.read(5) == b"%PDF-"
