@@ -1,5 +1,6 @@
 """The cost ledger: usage records priced into CostEntry rows, one hour at a time."""
 
+import logging
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from controlplane.exceptions import ApplicationError
 from deployments.models import Target
 
 SECONDS_PER_HOUR = Decimal(3600)
+logger = logging.getLogger(__name__)
 
 
 def _cloud_item(target: Target, gpu_type: str, at: datetime) -> CatalogItem | None:
@@ -112,8 +114,8 @@ def _idle_lines(target: Target, hour: datetime, used: list[CostEntry]) -> list[C
 def cost_entries_price(*, hour: datetime, now: datetime | None = None) -> list[CostEntry]:
     """Price one hour: replace that hour's ledger lines with lines computed from its usage records
     and the prices in force during it. Re-running gives the same lines (no double counting);
-    prices are append-only, so past hours keep their cost. Raises ApplicationError when usage has
-    no price to be charged at."""
+    prices are append-only, so past hours keep their cost. Usage with no price to be charged at is
+    logged (`billing.ledger.unpriced`) and left out until the hour is priced again."""
     hour, now = hour_floor(hour), now or timezone.now()
     # One pricing of an hour at a time: concurrent runs queue here instead of interleaving.
     list(UsageRecord.objects.select_for_update().filter(hour=hour).order_by("pk").values_list("pk", flat=True))
@@ -125,7 +127,13 @@ def cost_entries_price(*, hour: datetime, now: datetime | None = None) -> list[C
     lines: list[CostEntry] = []
     used_by_target = defaultdict(list)
     for record in records:
-        gpu = _gpu_lines(record, by_deployment[record.deployment_id], now=now)
+        try:
+            gpu = _gpu_lines(record, by_deployment[record.deployment_id], now=now)
+        except ApplicationError as exc:
+            # One target without a price must not stop the whole ledger: its usage record stays,
+            # unpriced, and re-running the hour after the price is added prices it.
+            logger.warning("billing.ledger.unpriced", extra={"usage_record_id": record.pk, "reason": exc.message})
+            continue
         lines += gpu
         if record.target.onprem_profile_id:
             used_by_target[record.target_id] += gpu

@@ -119,3 +119,26 @@ def test_a_failed_insert_puts_the_counts_back(ledger_world, tmp_path, monkeypatc
     with pytest.raises(RuntimeError):
         meter_counters_collect(store=store, now=at(10))
     assert store.pop_counters("meter:alpha/chat") == {"requests": 5}
+
+
+def test_usage_without_a_price_is_left_out_and_priced_on_a_re_run(ledger_world, caplog):
+    from billing.models import CatalogItem
+    from billing.services import price_add
+    from billing.services.ledger import cost_entries_price
+    from billing.services.metering import usage_hour_rollup
+
+    cloud = ledger_world["cloud"]
+    cloud.settings = {"instance_type": "p9.big"}  # not in the catalog yet
+    cloud.save()
+    usage_hour_rollup(hour=at(3), now=at(0, day=2))
+    cost_entries_price(hour=at(3), now=at(0, day=2))
+    assert "billing.ledger.unpriced" in caplog.text
+    assert not CostEntry.objects.filter(team=ledger_world["alpha"]).exists()
+    assert team_total(ledger_world["gamma"]) == Decimal("4.00")  # the rack's hour: 4 GPUs × $1.00
+
+    item = CatalogItem.objects.create(provider="aws", region="r9", sku="p9.big", kind="instance",
+                                      gpu_type=ledger_world["profile"].gpu_type, gpu_count=4)
+    price_add(actor=ledger_world["admin"], item=item, usd=Decimal("10.00"), effective_from=at(0),
+              source_key="TEST", source="fixture")
+    cost_entries_price(hour=at(3), now=at(0, day=2))
+    assert team_total(ledger_world["alpha"]) == Decimal("2.50")  # 1 GPU-hour at $10.00 ÷ 4 GPUs
