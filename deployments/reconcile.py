@@ -42,7 +42,7 @@ class Outcome:
 def artifact_location(artifact, *, local: bool) -> str:
     """Where a backend finds the model: a folder on this host for local targets (downloaded from S3
     once into var/model-cache/ when artifacts live there), the storage URI otherwise."""
-    from deployments.storage import artifact_storage, is_s3, storage_local_copy  # noqa: F401
+    from deployments.storage import artifact_storage, is_s3
 
     storage = artifact_storage()
     if not is_s3(storage):

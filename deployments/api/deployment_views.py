@@ -1,6 +1,4 @@
-import hmac
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -73,14 +71,17 @@ class TargetsApi(APIView):
     @extend_schema(responses=TargetOutput(many=True))
     def get(self, request):
         """Targets your teams may deploy to (all of them for platform admins)."""
+        from django.db.models import Q
+
+        from controlplane.tenancy.models import ApiToken
         from controlplane.tenancy.selectors import team_list_for
 
-        if request.user.is_superuser:
+        token = request.auth if isinstance(request.auth, ApiToken) else None
+        if request.user.is_superuser and token is None:
             targets = Target.objects.all()
         else:
-            teams = team_list_for(user=request.user, token=getattr(request, "auth", None) if hasattr(
-                request.auth, "team_id") else None)
-            targets = Target.objects.filter(pk__in=[t.pk for team in teams for t in target_list_for(team=team)])
+            teams = team_list_for(user=request.user, token=token)
+            targets = Target.objects.filter(Q(all_teams=True) | Q(teams__in=teams)).distinct()
         return paginate(self, targets.order_by("name"), TargetOutput)
 
     @extend_schema(request=InputSerializer, responses={201: TargetOutput})

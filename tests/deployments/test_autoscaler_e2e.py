@@ -2,7 +2,6 @@
 scale-down window, an idle deployment with min 0 goes to zero, and the next request cold-starts it."""
 
 import threading
-import time
 
 import httpx
 import numpy as np

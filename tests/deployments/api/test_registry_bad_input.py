@@ -1,7 +1,6 @@
 """Each bad input gets a clear reason and leaves nothing behind: no stored bytes, no staging files,
 no file or upload rows. Versions rejected by inspection keep their row so the reason stays visible."""
 
-import hashlib
 import http.client
 import io
 import json

@@ -92,3 +92,17 @@ def test_keys_never_collide_across_teams(team, members, world):
     with pytest.raises(ApplicationError) as error:
         create(team, members, world, name="b-c")  # alpha + b-c = alpha-b-c = alpha-b + c
     assert error.value.extra["field"] == "name" and "alpha-b-c" in error.value.message
+
+
+def test_targets_listed_are_those_the_callers_teams_may_use(api_client, team, members, world):
+    from tests.factories.tenancy import TeamFactory
+
+    private = target_create(actor=members["owner"], name="alpha-only", kind="local", gpu_inventory={},
+                            all_teams=False, teams=[team])
+    target_create(actor=members["owner"], name="beta-only", kind="local", gpu_inventory={}, all_teams=False,
+                  teams=[TeamFactory(slug="gamma")])
+    api_client.force_authenticate(members["viewer"])
+    names = [t["name"] for t in api_client.get("/api/v1/targets/").json()["results"]]
+    assert names == sorted(["alpha-only", "gpu-box", "local"]) and private.name in names
+    api_client.force_authenticate(members["outsider"])
+    assert [t["name"] for t in api_client.get("/api/v1/targets/").json()["results"]] == ["gpu-box", "local"]
