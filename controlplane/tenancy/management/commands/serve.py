@@ -83,15 +83,20 @@ class Command(BaseCommand):
 
 
 def _replica_processes() -> int:
+    """Replicas of this installation (their marker names its replica folder), not of others on the host."""
     from pathlib import Path
 
     from deployments.backends.local import MARKER
 
+    suffix = f"@{settings.VAR_DIR / 'replicas'}".encode()
     count = 0
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and MARKER.encode() + b"=" in (entry / "environ").read_bytes():
-                count += 1
+            if not entry.name.isdigit():
+                continue
+            items = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
+        if any(i.startswith(MARKER.encode() + b"=") and i.endswith(suffix) for i in items):
+            count += 1
     return count
