@@ -40,6 +40,8 @@ def test_causal_lm_snippets_curl_python_and_openai_sdk(llama_server):
     reply = json.loads(_run(snippets["curl"], shell=True))
     assert reply["object"] == "chat.completion" and reply["model"] == "llama"
     assert reply["usage"]["completion_tokens"] > 0
-    assert _run(snippets["python"]).strip() != ""  # the generated text (a random model's words)
+    # Each snippet exits 0 only after a 200 whose choices[0].message.content it read and printed.
+    # The text itself may be empty: a random model can emit end-of-sequence first.
+    assert _run(snippets["python"]).endswith("\n")
     assert f'base_url="{llama_server.url}/v1"' in snippets["openai"].code
-    assert _run(snippets["openai"]).strip() != ""
+    assert _run(snippets["openai"]).endswith("\n")
