@@ -40,6 +40,8 @@ def test_embedded_default_runs_tasks_through_a_real_worker(tmp_path):
     )
     assert _manage(env, "shell", "--no-imports", "-c", enqueue).strip() == "filesystem://"
     assert list((tmp_path / "celery" / "queue").iterdir()), "the task should wait in the filesystem queue"
+    # kombu's exchange tables live under var/, not in a ./control folder wherever the process started
+    assert list((tmp_path / "celery" / "control").glob("*.exchange"))
 
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--pool", "solo", "--queues", "default",
