@@ -19,7 +19,7 @@ from django.utils import timezone
 from controlplane.tenancy.services import audit_record
 from deployments.choices import DeploymentStatus, DesiredState, ScalingMetric
 from deployments.models import Deployment
-from deployments.reconcile import dataplane_store
+from deployments.dataplane import dataplane_store
 from deployments.services.deployments import _reconcile_on_commit, event_record
 
 logger = logging.getLogger(__name__)

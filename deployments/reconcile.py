@@ -17,6 +17,7 @@ from django.utils import timezone
 from deployments.backends.base import Observed, PermanentBackendError
 from deployments.backends.registry import get_backend
 from deployments.choices import DeploymentStatus, DesiredState
+from deployments.dataplane import dataplane_store
 from deployments.locks import named_lock
 from deployments.models import Deployment, ReplicaInterval
 from deployments.services.deployments import deployment_mark_failed, event_record
@@ -256,13 +257,6 @@ def publish_routes() -> None:
 
 
 @cache
-def dataplane_store():
-    """The store the gateway reads: the same Redis, or the same SQLite file under var/."""
-    from serving.store import open_store
-
-    return open_store(redis_url=settings.REDIS_URL or None, sqlite_path=str(settings.VAR_DIR / "dataplane.sqlite3"))
-
-
 def needs_reconcile(deployment: Deployment, observed: Observed | None) -> bool:
     """Whether the sweep must reconcile: anything but a settled deployment whose observed replicas
     are exactly what its spec wants."""

@@ -35,7 +35,7 @@ def meter_counters_collect(*, store=None, now: datetime | None = None) -> int:
     current hour. The pop and the insert go together: if the insert fails the counts are added
     back to the store, so a popped count is never lost (the gateway only adds, so adding back is
     safe). Per-token keys are left to their own readers. Returns the number of readings written."""
-    from deployments.reconcile import dataplane_store
+    from deployments.dataplane import dataplane_store
 
     store = store or dataplane_store()
     now = now or timezone.now()
