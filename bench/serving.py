@@ -41,6 +41,8 @@ from serving.store import ROUTES_KEY, SqliteStore  # noqa: E402
 
 SECRET = "bench-secret"
 TOKEN = "bench-token"
+
+
 def build_model(path: Path, in_features: int, hidden: int, out_features: int) -> Path:
     """A two-layer MLP with a free batch dimension. The default (256->1024->256, 0.5 M
     parameters, 2 MB) is tiny but does enough arithmetic per row for batching to have
@@ -61,9 +63,13 @@ def build_model(path: Path, in_features: int, hidden: int, out_features: int) ->
         helper.make_node("Relu", ["h"], ["r"]),
         helper.make_node("Gemm", ["r", "W2", "B2"], ["y"]),
     ]
-    graph = helper.make_graph(nodes, "mlp",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", in_features])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", out_features])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", in_features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", out_features])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -77,8 +83,13 @@ def free_port() -> int:
 
 
 def start(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env},
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -102,7 +113,13 @@ def introspection_stand_in() -> ThreadingHTTPServer:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
             ok = self.headers.get("x-gateway-secret") == SECRET and body.get("token") == TOKEN
-            answer = {"active": True, "token_id": 1, "team": "bench", "scopes": ["invoke"], "expires_at": None}
+            answer = {
+                "active": True,
+                "token_id": 1,
+                "team": "bench",
+                "scopes": ["invoke"],
+                "expires_at": None,
+            }
             data = json.dumps(answer if ok else {"active": False}).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")
@@ -117,13 +134,21 @@ def introspection_stand_in() -> ThreadingHTTPServer:
 
 # -- load generator ---------------------------------------------------------------------------
 
+
 def http_request(port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _client(port: int, request: bytes, deadline: float, latencies: list[float], errors: list[int]) -> None:
+async def _client(
+    port: int, request: bytes, deadline: float, latencies: list[float], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < deadline:
@@ -153,9 +178,12 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(port: int, request: bytes, clients: int, seconds: float, watch: dict[str, int] | None = None) -> dict:
+def load(
+    port: int, request: bytes, clients: int, seconds: float, watch: dict[str, int] | None = None
+) -> dict:
     """``clients`` closed-loop connections for ``seconds`` (after a short warm-up); with
     ``watch`` ({label: pid}), also the CPU each process spent per request."""
+
     async def run(duration: float) -> tuple[list[float], list[int], float]:
         latencies: list[float] = []
         errors: list[int] = []
@@ -176,8 +204,11 @@ def load(port: int, request: bytes, clients: int, seconds: float, watch: dict[st
         "p50": latencies[len(latencies) // 2] * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "n": len(latencies),
-        "cpu_us": {label: (after[label] - before[label]) / len(latencies) * 1e6
-                   for label in before if before[label] is not None and after[label] is not None},
+        "cpu_us": {
+            label: (after[label] - before[label]) / len(latencies) * 1e6
+            for label in before
+            if before[label] is not None and after[label] is not None
+        },
     }
 
 
@@ -202,73 +233,134 @@ def bare_loop(model: Path, rows: np.ndarray, seconds: float) -> float:
 
 def fmt(result: dict) -> str:
     cpu = "".join(f"   {label} CPU {us:4.0f} us/req" for label, us in result["cpu_us"].items())
-    return (f"{result['rps']:8.0f} req/s   p50 {result['p50']:6.2f} ms   p99 {result['p99']:6.2f} ms"
-            f"   (n={result['n']}){cpu}")
+    return (
+        f"{result['rps']:8.0f} req/s   p50 {result['p50']:6.2f} ms   p99 {result['p99']:6.2f} ms"
+        f"   (n={result['n']}){cpu}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, default=16, help="clients for the gateway throughput run")
-    parser.add_argument("--mlp", default="256,1024,256",
-                        help="input,hidden,output widths of the MLP (64,256,16: almost no compute per row)")
+    parser.add_argument(
+        "--mlp",
+        default="256,1024,256",
+        help="input,hidden,output widths of the MLP (64,256,16: almost no compute per row)",
+    )
     args = parser.parse_args()
     in_features, hidden, out_features = (int(v) for v in args.mlp.split(","))
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     model = build_model(workdir / "mlp.onnx", in_features, hidden, out_features)
     row = np.random.default_rng(1).standard_normal((1, in_features)).astype(np.float32)
-    body = json.dumps({"inputs": [{"name": "x", "shape": [1, in_features], "datatype": "FP32",
-                                   "data": row.ravel().tolist()}]}).encode()
+    body = json.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": [1, in_features], "datatype": "FP32", "data": row.ravel().tolist()}
+            ]
+        }
+    ).encode()
     procs: list[subprocess.Popen] = []
     plane = introspection_stand_in()
     try:
         ports = {"plain": free_port(), "batched": free_port(), "gateway": free_port()}
-        for name, extra in (("plain", ["--max-batch-size", "1"]), ("batched", ["--max-batch-size", "32",
-                                                                               "--batch-window-ms", "5"])):
-            procs.append(start(["-m", "serving.server", "--model", str(model), "--format", "onnx", "--name", "mlp",
-                                "--port", str(ports[name]), *extra], {},
-                               f"http://127.0.0.1:{ports[name]}/v2/health/ready", workdir / f"{name}.log"))
+        for name, extra in (
+            ("plain", ["--max-batch-size", "1"]),
+            ("batched", ["--max-batch-size", "32", "--batch-window-ms", "5"]),
+        ):
+            procs.append(
+                start(
+                    [
+                        "-m",
+                        "serving.server",
+                        "--model",
+                        str(model),
+                        "--format",
+                        "onnx",
+                        "--name",
+                        "mlp",
+                        "--port",
+                        str(ports[name]),
+                        *extra,
+                    ],
+                    {},
+                    f"http://127.0.0.1:{ports[name]}/v2/health/ready",
+                    workdir / f"{name}.log",
+                )
+            )
         store_path = workdir / "dataplane.sqlite3"
-        SqliteStore(store_path).set_document(ROUTES_KEY, {
-            "bench/mlp": {"replicas": [f"http://127.0.0.1:{ports['plain']}"], "scaled_to_zero": False, "revision": 1}})
-        procs.append(start(["-m", "serving.gateway", "--port", str(ports["gateway"])], {
-            "CONTROLPLANE_URL": f"http://127.0.0.1:{plane.server_address[1]}", "GATEWAY_SHARED_SECRET": SECRET,
-            "DATAPLANE_STORE_PATH": str(store_path), "REDIS_URL": ""},
-            f"http://127.0.0.1:{ports['gateway']}/readyz", workdir / "gateway.log"))
+        SqliteStore(store_path).set_document(
+            ROUTES_KEY,
+            {
+                "bench/mlp": {
+                    "replicas": [f"http://127.0.0.1:{ports['plain']}"],
+                    "scaled_to_zero": False,
+                    "revision": 1,
+                }
+            },
+        )
+        procs.append(
+            start(
+                ["-m", "serving.gateway", "--port", str(ports["gateway"])],
+                {
+                    "CONTROLPLANE_URL": f"http://127.0.0.1:{plane.server_address[1]}",
+                    "GATEWAY_SHARED_SECRET": SECRET,
+                    "DATAPLANE_STORE_PATH": str(store_path),
+                    "REDIS_URL": "",
+                },
+                f"http://127.0.0.1:{ports['gateway']}/readyz",
+                workdir / "gateway.log",
+            )
+        )
 
         direct = http_request(ports["plain"], "/v2/models/mlp/infer", body, {})
-        via = http_request(ports["gateway"], "/endpoints/bench/mlp/v2/models/mlp/infer", body,
-                           {"Authorization": f"Bearer {TOKEN}"})
+        via = http_request(
+            ports["gateway"],
+            "/endpoints/bench/mlp/v2/models/mlp/infer",
+            body,
+            {"Authorization": f"Bearer {TOKEN}"},
+        )
         batched = http_request(ports["batched"], "/v2/models/mlp/infer", body, {})
         d = args.duration
         cpus = os.cpu_count()
         params = in_features * hidden + hidden + hidden * out_features + out_features
-        print(f"bench/serving.py: tiny ONNX MLP {in_features}->{hidden}->{out_features} ({params / 1e6:.2f} M "
-              f"parameters), one row per request, "
-              f"{cpus} CPU cores shared by load generator, gateway and replicas, {d:g} s per run\n")
+        print(
+            f"bench/serving.py: tiny ONNX MLP {in_features}->{hidden}->{out_features} ({params / 1e6:.2f} M "
+            f"parameters), one row per request, "
+            f"{cpus} CPU cores shared by load generator, gateway and replicas, {d:g} s per run\n"
+        )
 
         print("(1) gateway versus straight to the replica (replica without batching)")
         replica_pid, gateway_pid = procs[0].pid, procs[2].pid
         direct_watch = {"replica": replica_pid, "client": os.getpid()}
         via_watch = {"replica": replica_pid, "gateway": gateway_pid, "client": os.getpid()}
-        d1, g1 = load(ports["plain"], direct, 1, d, direct_watch), load(ports["gateway"], via, 1, d, via_watch)
+        d1, g1 = (
+            load(ports["plain"], direct, 1, d, direct_watch),
+            load(ports["gateway"], via, 1, d, via_watch),
+        )
         print(f"    1 client   direct : {fmt(d1)}")
         print(f"    1 client   gateway: {fmt(g1)}")
         dn = load(ports["plain"], direct, args.concurrency, d, direct_watch)
         gn = load(ports["gateway"], via, args.concurrency, d, via_watch)
         print(f"    {args.concurrency:2d} clients direct : {fmt(dn)}")
         print(f"    {args.concurrency:2d} clients gateway: {fmt(gn)}")
-        print(f"    throughput ratio gateway/direct: {g1['rps'] / d1['rps']:.2f} at 1 client, "
-              f"{gn['rps'] / dn['rps']:.2f} at {args.concurrency} clients (goal >= 0.85)")
-        print(f"    added p50: {g1['p50'] - d1['p50']:+.2f} ms at 1 client, {gn['p50'] - dn['p50']:+.2f} ms at "
-              f"{args.concurrency} clients (goal <= 1 ms)")
+        print(
+            f"    throughput ratio gateway/direct: {g1['rps'] / d1['rps']:.2f} at 1 client, "
+            f"{gn['rps'] / dn['rps']:.2f} at {args.concurrency} clients (goal >= 0.85)"
+        )
+        print(
+            f"    added p50: {g1['p50'] - d1['p50']:+.2f} ms at 1 client, {gn['p50'] - dn['p50']:+.2f} ms at "
+            f"{args.concurrency} clients (goal <= 1 ms)"
+        )
         if gn["cpu_us"].get("gateway") and dn["cpu_us"].get("replica"):
             # CPU time does not move when something else on the machine takes the cores, so it
             # is the steadier figure for comparing gateway versions.
-            print(f"    CPU per request at {args.concurrency} clients: gateway {gn['cpu_us']['gateway']:.0f} us, "
-                  f"replica {dn['cpu_us']['replica']:.0f} us, load generator {dn['cpu_us']['client']:.0f} us "
-                  f"(each program is one event loop, so each tops out near one core)")
+            print(
+                f"    CPU per request at {args.concurrency} clients: gateway {gn['cpu_us']['gateway']:.0f} us, "
+                f"replica {dn['cpu_us']['replica']:.0f} us, load generator {dn['cpu_us']['client']:.0f} us "
+                f"(each program is one event loop, so each tops out near one core)"
+            )
         print()
 
         print("(2) dynamic batching versus none, 32 concurrent clients, straight to the replica")
@@ -280,14 +372,20 @@ def main() -> None:
         print("(3) model server versus a bare session.run loop in one process (the limit)")
         bare = bare_loop(model, row, d)
         bare_batched = bare_loop(model, np.repeat(row, 32, axis=0), d)
-        best_name, best = max((("no batching", nb), ("batching", yb), ("no batching, 16 clients", dn)),
-                              key=lambda item: item[1]["rps"])
+        best_name, best = max(
+            (("no batching", nb), ("batching", yb), ("no batching, 16 clients", dn)),
+            key=lambda item: item[1]["rps"],
+        )
         print(f"    bare session.run, 1 row per run   : {bare:8.0f} rows/s")
         print(f"    bare session.run, 32 rows per run : {bare_batched:8.0f} rows/s")
-        print(f"    model server                      : {best['rps']:8.0f} rows/s ({best_name}, HTTP + JSON, "
-              f"one row per request)")
-        print(f"    ratio server/bare: {best['rps'] / bare:.3f} of the 1-row loop, "
-              f"{best['rps'] / bare_batched:.3f} of the 32-row loop")
+        print(
+            f"    model server                      : {best['rps']:8.0f} rows/s ({best_name}, HTTP + JSON, "
+            f"one row per request)"
+        )
+        print(
+            f"    ratio server/bare: {best['rps'] / bare:.3f} of the 1-row loop, "
+            f"{best['rps'] / bare_batched:.3f} of the 32-row loop"
+        )
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

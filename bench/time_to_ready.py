@@ -60,9 +60,24 @@ def bare_server(model: Path) -> float:
     """Seconds from launching `python -m serving.server` to its first successful inference."""
     port = free_port()
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "serving.server", "--model", str(model), "--format", "onnx",
-                             "--name", "tiny-mlp", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "serving.server",
+            "--model",
+            str(model),
+            "--format",
+            "onnx",
+            "--name",
+            "tiny-mlp",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         end = poll_infer(f"http://127.0.0.1:{port}/v2/models/tiny-mlp/infer", {})
     finally:
@@ -80,7 +95,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ttr-"))
     model = work / "model.onnx"
     model.write_bytes(tiny_onnx_bytes())
-    env = {**os.environ, "CONTROLPLANE_VAR_DIR": str(work / "var"), "DJANGO_SETTINGS_MODULE": "controlplane.settings.base"}
+    env = {
+        **os.environ,
+        "CONTROLPLANE_VAR_DIR": str(work / "var"),
+        "DJANGO_SETTINGS_MODULE": "controlplane.settings.base",
+    }
     web_port, gw_port = free_port(), free_port()
     env.update(CONTROLPLANE_URL=f"http://127.0.0.1:{web_port}", GATEWAY_PORT=str(gw_port))
     python = sys.executable
@@ -102,19 +121,65 @@ artifact_inspect(artifact_id=a.pk)
 print(json.dumps({{"token": api_token_create(team=t, actor=u, name="b", scopes=["read", "write", "invoke"])[1],
                   "model": a.pk}}))
 """
-    out = subprocess.run([python, "manage.py", "shell", "--no-imports", "-c", setup], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [python, "manage.py", "shell", "--no-imports", "-c", setup],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     facts = json.loads(out)
     headers = {"Authorization": f"Bearer {facts['token']}"}
     procs = [
-        subprocess.Popen([python, "-m", "gunicorn", "controlplane.wsgi", "--bind", f"127.0.0.1:{web_port}",
-                          "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([python, "-m", "celery", "-A", "controlplane", "worker", "--queues",
-                          "default,provisioning", "--concurrency", "2", "--without-heartbeat", "--without-gossip",
-                          "--without-mingle"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL),
-        subprocess.Popen([python, "-m", "serving.gateway", "--port", str(gw_port)], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "controlplane.wsgi",
+                "--bind",
+                f"127.0.0.1:{web_port}",
+                "--workers",
+                "2",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "controlplane",
+                "worker",
+                "--queues",
+                "default,provisioning",
+                "--concurrency",
+                "2",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [python, "-m", "serving.gateway", "--port", str(gw_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
     ]
     try:
         wait_http(f"http://127.0.0.1:{web_port}/api/v1/me/")
@@ -125,10 +190,16 @@ print(json.dumps({{"token": api_token_create(team=t, actor=u, name="b", scopes=[
         for run in range(args.runs):
             bare.append(bare_server(model))
             start = time.perf_counter()
-            created = httpx.post(api, headers=headers, json={"name": f"tiny{run}", "target": "local",
-                                                            "model_id": facts["model"]}, timeout=30)
+            created = httpx.post(
+                api,
+                headers=headers,
+                json={"name": f"tiny{run}", "target": "local", "model_id": facts["model"]},
+                timeout=30,
+            )
             created.raise_for_status()
-            end = poll_infer(f"http://127.0.0.1:{gw_port}/endpoints/bench/tiny{run}/v2/models/tiny-mlp/infer", headers)
+            end = poll_infer(
+                f"http://127.0.0.1:{gw_port}/endpoints/bench/tiny{run}/v2/models/tiny-mlp/infer", headers
+            )
             managed.append(end - start)
             httpx.delete(f"{api}{created.json()['id']}/", headers=headers, timeout=30)
     finally:
@@ -143,8 +214,12 @@ print(json.dumps({{"token": api_token_create(team=t, actor=u, name="b", scopes=[
     broker = "Redis" if os.environ.get("REDIS_URL") else "the filesystem queue"
     database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
     print(f"runs: {args.runs} (median of each); tiny ONNX model; {database}, {broker}")
-    print(f"bare model server, launch → first inference: {b:6.2f} s   ({', '.join(f'{x:.2f}' for x in bare)})")
-    print(f"create call → first inference via gateway:  {m:6.2f} s   ({', '.join(f'{x:.2f}' for x in managed)})")
+    print(
+        f"bare model server, launch → first inference: {b:6.2f} s   ({', '.join(f'{x:.2f}' for x in bare)})"
+    )
+    print(
+        f"create call → first inference via gateway:  {m:6.2f} s   ({', '.join(f'{x:.2f}' for x in managed)})"
+    )
     print(f"ratio: {m / b:.2f} (goal ≤ 1.5)")
 
 

@@ -65,8 +65,14 @@ def main() -> None:
     args = parser.parse_args()
     size = args.size_mib * 1024 * 1024
 
-    work = Path(tempfile.mkdtemp(prefix="bench-upload-", dir=ROOT / "var" if (ROOT / "var").exists() else None))
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    work = Path(
+        tempfile.mkdtemp(prefix="bench-upload-", dir=ROOT / "var" if (ROOT / "var").exists() else None)
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
     env.update(CONTROLPLANE_VAR_DIR=str(work / "var"), DJANGO_SETTINGS_MODULE="controlplane.settings.base")
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -77,8 +83,18 @@ def main() -> None:
         "t = team_create(actor=u, slug='bench', name='Bench');"
         "print(api_token_create(team=t, actor=u, name='bench', scopes=['read', 'write'])[1])"
     )
-    token = subprocess.run([python, "manage.py", "shell", "--no-imports", "-c", setup], cwd=ROOT, env=env,
-                           check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    token = (
+        subprocess.run(
+            [python, "manage.py", "shell", "--no-imports", "-c", setup],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
 
     source = work / "model.bin"
     make_file(source, size)
@@ -89,8 +105,25 @@ def main() -> None:
 
     port = free_port()
     server = subprocess.Popen(
-        [python, "-m", "gunicorn", "controlplane.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--threads", "4", "--timeout", "600"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            python,
+            "-m",
+            "gunicorn",
+            "controlplane.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+            "--timeout",
+            "600",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -101,7 +134,9 @@ def main() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         base = "/api/v1/teams/bench/models/"
         artifact = request(conn, "POST", base, token, {"name": "big", "format": "onnx"})
-        upload = request(conn, "POST", f"{base}{artifact['id']}/uploads/", token, {"path": "model.onnx", "size": size})
+        upload = request(
+            conn, "POST", f"{base}{artifact['id']}/uploads/", token, {"path": "model.onnx", "size": size}
+        )
         url = f"{base}{artifact['id']}/uploads/{upload['id']}/"
         chunk = args.chunk_mib * 1024 * 1024
         start = time.perf_counter()
@@ -110,9 +145,18 @@ def main() -> None:
             while offset < size:
                 length = min(chunk, size - offset)
                 piece = _Slice(f, offset, length)
-                request(conn, "PATCH", url, token, body=piece, headers={
-                    "Upload-Offset": str(offset), "Content-Length": str(length),
-                    "Content-Type": "application/offset+octet-stream"})
+                request(
+                    conn,
+                    "PATCH",
+                    url,
+                    token,
+                    body=piece,
+                    headers={
+                        "Upload-Offset": str(offset),
+                        "Content-Length": str(length),
+                        "Content-Type": "application/offset+octet-stream",
+                    },
+                )
                 offset += length
         upload_seconds = time.perf_counter() - start
         workers = children(server.pid)
@@ -124,12 +168,16 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     mib = size / 1024 / 1024
-    print(f"file: {mib:.0f} MiB, API chunks of {args.chunk_mib} MiB (resumable PATCH, SHA-256 checked at the end)")
+    print(
+        f"file: {mib:.0f} MiB, API chunks of {args.chunk_mib} MiB (resumable PATCH, SHA-256 checked at the end)"
+    )
     print(f"plain copy (baseline): {copy_seconds:6.2f} s  {mib / copy_seconds:8.1f} MiB/s")
     print(f"upload through the API: {upload_seconds:6.2f} s  {mib / upload_seconds:8.1f} MiB/s")
     print(f"ratio API / copy throughput: {copy_seconds / upload_seconds:.2f}")
-    print(f"server peak memory (VmHWM): worker {worker_peak:.0f} MiB, master {master_peak:.0f} MiB "
-          f"(goal: worker under 300 MB: {'met' if worker_peak * 1.048576 < 300 else 'NOT met'})")
+    print(
+        f"server peak memory (VmHWM): worker {worker_peak:.0f} MiB, master {master_peak:.0f} MiB "
+        f"(goal: worker under 300 MB: {'met' if worker_peak * 1.048576 < 300 else 'NOT met'})"
+    )
 
 
 class _Slice:

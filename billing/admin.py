@@ -7,7 +7,15 @@ from billing.models import CatalogItem, GpuType, OnPremProfile, Price
 class GpuTypeAdmin(admin.ModelAdmin):
     """Read-only here: changes go through the console or API so they are audited."""
 
-    list_display = ["slug", "name", "memory_gb", "bandwidth_gbps", "relative_speed", "source_key", "unverified"]
+    list_display = [
+        "slug",
+        "name",
+        "memory_gb",
+        "bandwidth_gbps",
+        "relative_speed",
+        "source_key",
+        "unverified",
+    ]
 
     def has_add_permission(self, request):
         return False

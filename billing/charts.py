@@ -57,28 +57,40 @@ def cumulative_cost_svg(comparison: Comparison) -> SafeString:
     ]
     value = 0.0
     while value <= y_max + 1e-9:
-        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#eef1f5"/>'
-                     f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="#647087">'
-                     f'{escape(_usd(value))}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#eef1f5"/>'
+            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="#647087">'
+            f"{escape(_usd(value))}</text>"
+        )
         value += step
     tick = 6 if months <= 24 else 12
     for month in range(0, months + 1, tick):
-        parts.append(f'<text x="{x(month):.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" font-size="11" '
-                     f'fill="#647087">{month}</text>')
-    parts.append(f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" font-size="11" '
-                 f'fill="#647087">month</text>')
+        parts.append(
+            f'<text x="{x(month):.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" font-size="11" '
+            f'fill="#647087">{month}</text>'
+        )
+    parts.append(
+        f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle" font-size="11" '
+        f'fill="#647087">month</text>'
+    )
     for index, m in enumerate(modes):
         colour = COLOURS[m.mode]
-        points = " ".join([f"{x(0):.1f},{y(0):.1f}"] + [f"{x(i):.1f},{y(v):.1f}"
-                                                        for i, v in enumerate(m.cumulative_usd, start=1)])
+        points = " ".join(
+            [f"{x(0):.1f},{y(0):.1f}"]
+            + [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(m.cumulative_usd, start=1)]
+        )
         dash = ' stroke-dasharray="5 3"' if m.mode == "kubernetes_spot_mix" else ""
-        parts.append(f'<polyline data-mode="{m.mode}" points="{points}" fill="none" stroke="{colour}" '
-                     f'stroke-width="2"{dash}/>')
+        parts.append(
+            f'<polyline data-mode="{m.mode}" points="{points}" fill="none" stroke="{colour}" '
+            f'stroke-width="2"{dash}/>'
+        )
         legend_y = TOP + 14 + index * 20
-        parts.append(f'<line x1="{LEFT + plot_w + 14}" x2="{LEFT + plot_w + 34}" y1="{legend_y - 4}" '
-                     f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="3"{dash}/>'
-                     f'<text x="{LEFT + plot_w + 40}" y="{legend_y}" font-size="11" fill="#1d2330">'
-                     f'{escape(m.label)}</text>')
+        parts.append(
+            f'<line x1="{LEFT + plot_w + 14}" x2="{LEFT + plot_w + 34}" y1="{legend_y - 4}" '
+            f'y2="{legend_y - 4}" stroke="{colour}" stroke-width="3"{dash}/>'
+            f'<text x="{LEFT + plot_w + 40}" y="{legend_y}" font-size="11" fill="#1d2330">'
+            f"{escape(m.label)}</text>"
+        )
     own = next((m for m in modes if m.mode == "own_hardware"), None)
     rented = sorted((m for m in modes if m is not own), key=lambda m: m.total_usd)
     target = next((m for m in rented if m.break_even_month), None) if own else None
@@ -86,11 +98,13 @@ def cumulative_cost_svg(comparison: Comparison) -> SafeString:
         month = target.break_even_month
         cx, cy = x(month), y(own.cumulative_usd[month - 1])
         right_half = cx > LEFT + plot_w / 2
-        parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#1d2330" '
-                     f'stroke-dasharray="3 3"/><circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="#1d2330"/>'
-                     f'<text class="break-even" x="{cx + (-6 if right_half else 6):.1f}" y="{TOP + 14}" '
-                     f'text-anchor="{"end" if right_half else "start"}" font-size="12" fill="#1d2330">'
-                     f'break-even vs {escape(target.label)}: month {month}</text>')
+        parts.append(
+            f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#1d2330" '
+            f'stroke-dasharray="3 3"/><circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="#1d2330"/>'
+            f'<text class="break-even" x="{cx + (-6 if right_half else 6):.1f}" y="{TOP + 14}" '
+            f'text-anchor="{"end" if right_half else "start"}" font-size="12" fill="#1d2330">'
+            f"break-even vs {escape(target.label)}: month {month}</text>"
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
@@ -110,25 +124,35 @@ def daily_cost_svg(rows: list[dict], days: list) -> SafeString:
     top = step * math.ceil(top / step)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(days), 1)
-    parts = [f'<svg class="chart cost-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-label="Cost per day by team" xmlns="http://www.w3.org/2000/svg">']
+    parts = [
+        f'<svg class="chart cost-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="Cost per day by team" xmlns="http://www.w3.org/2000/svg">'
+    ]
     for i in range(int(top / step) + 1):
         y = TOP + plot_h - plot_h * i * step / top
-        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>'
-                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_usd(i * step)}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e7eb"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_usd(i * step)}</text>'
+        )
     for n, day in enumerate(days):
         x, base = LEFT + n * slot + slot * 0.15, TOP + plot_h
         for team, usd in sorted(per_day.get(day, [])):
             h = plot_h * usd / top
             base -= h
-            parts.append(f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
-                         f'fill="{colour[team]}"><title>{escape(team)} {day:%d %b}: ${usd:,.2f}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
+                f'fill="{colour[team]}"><title>{escape(team)} {day:%d %b}: ${usd:,.2f}</title></rect>'
+            )
         if len(days) <= 16 or n % 5 == 0:
-            parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" '
-                         f'font-size="11">{day:%d}</text>')
+            parts.append(
+                f'<text x="{x + slot * 0.35:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle" '
+                f'font-size="11">{day:%d}</text>'
+            )
     for i, team in enumerate(teams):
         y = TOP + 10 + i * 18
-        parts.append(f'<rect x="{WIDTH - RIGHT + 16}" y="{y - 9}" width="12" height="12" fill="{colour[team]}"/>'
-                     f'<text x="{WIDTH - RIGHT + 34}" y="{y + 1}" font-size="12">{escape(team)}</text>')
+        parts.append(
+            f'<rect x="{WIDTH - RIGHT + 16}" y="{y - 9}" width="12" height="12" fill="{colour[team]}"/>'
+            f'<text x="{WIDTH - RIGHT + 34}" y="{y + 1}" font-size="12">{escape(team)}</text>'
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))

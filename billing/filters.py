@@ -17,7 +17,9 @@ class CatalogItemFilter(django_filters.FilterSet):
 
 
 class GpuTypeFilter(django_filters.FilterSet):
-    min_memory_gb = django_filters.NumberFilter(field_name="memory_gb", lookup_expr="gte", label="At least GB")
+    min_memory_gb = django_filters.NumberFilter(
+        field_name="memory_gb", lookup_expr="gte", label="At least GB"
+    )
     supports_fp8 = django_filters.BooleanFilter()
 
     class Meta:

@@ -25,10 +25,11 @@ def meter_collect_task() -> int:
 def meter_usage_hour_task(hour: str | None = None) -> int:
     """Beat, at :05: roll up and price one hour (ISO string; default the hour that just ended).
     Idempotent: the same hour twice gives the same usage records and cost entries."""
+    from django.utils import timezone
+
     from billing.services.budgets import budget_alerts_check_all
     from billing.services.ledger import cost_entries_price
     from billing.services.metering import HOUR, hour_floor, meter_counters_collect, usage_hour_rollup
-    from django.utils import timezone
 
     when = datetime.fromisoformat(hour) if hour else hour_floor(timezone.now()) - HOUR
     meter_counters_collect()
@@ -49,5 +50,9 @@ def monthly_reports_task(month: str | None = None) -> list[str]:
 
     from billing.services.reports import finance_reports_generate
 
-    first = date.fromisoformat(f"{month}-01") if month else (timezone.now().date().replace(day=1) - timedelta(days=1))
+    first = (
+        date.fromisoformat(f"{month}-01")
+        if month
+        else (timezone.now().date().replace(day=1) - timedelta(days=1))
+    )
     return finance_reports_generate(month=first.replace(day=1))

@@ -15,7 +15,12 @@ HOURS_PER_MONTH = HOURS_PER_YEAR / 12  # 730 h: the month AWS, GCP and Azure pri
 DAYS_PER_MONTH = 365 / 12  # 30.42 days, consistent with HOURS_PER_MONTH
 
 # --- sizing (reference §3 "Weights and KV cache" and "Smallest GPU set that fits") -------------
-BYTES_PER_PARAM = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.56}  # reference §3: INT4 0.5 + scales ≈ 0.56
+BYTES_PER_PARAM = {
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.56,
+}  # reference §3: INT4 0.5 + scales ≈ 0.56
 RUNTIME_OVERHEAD = 0.10  # reference §3: "+ 10% runtime overhead"
 USABLE_MEMORY = 0.90  # reference §3: "90% of GPU memory usable"
 TENSOR_PARALLEL = (1, 2, 4, 8)  # reference §3: tensor-parallel degree 1/2/4/8
@@ -93,8 +98,12 @@ class GpuHourWorking:
     def as_dict(self) -> dict:
         return {
             "terms": [
-                {"label": t.label, "formula": t.formula, "usd_per_year": round(t.usd_per_year, 2),
-                 "usd_per_gpu_hour": round(t.usd_per_gpu_hour, 6)}
+                {
+                    "label": t.label,
+                    "formula": t.formula,
+                    "usd_per_year": round(t.usd_per_year, 2),
+                    "usd_per_gpu_hour": round(t.usd_per_gpu_hour, 6),
+                }
                 for t in self.terms
             ],
             "used_gpu_hours_per_year": round(self.used_gpu_hours_per_year, 2),
@@ -121,14 +130,24 @@ def onprem_gpu_hour(t: HardwareTerms) -> GpuHourWorking:
     energy = server_energy_usd_per_year(t)
     operations = t.operations_usd_per_year
     terms = (
-        Term("Hardware, amortised",
-             f"${t.hardware_cost_usd:,.2f} ÷ {t.amortisation_years} years", hardware, hardware / used),
-        Term("Energy",
-             f"{t.power_kw:g} kW × {HOURS_PER_YEAR:,} h × ${t.usd_per_kwh:g}/kWh × PUE {t.pue:g}", energy, energy / used),
+        Term(
+            "Hardware, amortised",
+            f"${t.hardware_cost_usd:,.2f} ÷ {t.amortisation_years} years",
+            hardware,
+            hardware / used,
+        ),
+        Term(
+            "Energy",
+            f"{t.power_kw:g} kW × {HOURS_PER_YEAR:,} h × ${t.usd_per_kwh:g}/kWh × PUE {t.pue:g}",
+            energy,
+            energy / used,
+        ),
         Term("Operations", f"${t.operations_usd_per_year:,.2f} per year", operations, operations / used),
     )
     total = hardware + energy + operations
-    return GpuHourWorking(terms=terms, used_gpu_hours_per_year=used, usd_per_year=total, usd_per_gpu_hour=total / used)
+    return GpuHourWorking(
+        terms=terms, used_gpu_hours_per_year=used, usd_per_year=total, usd_per_gpu_hour=total / used
+    )
 
 
 # --- the workload and what the catalog offers ------------------------------------------------
@@ -246,10 +265,17 @@ class Comparison:
             "sizing": self.sizing,
             "modes": [
                 {
-                    "mode": m.mode, "label": m.label, "feasible": m.feasible, "reason": m.reason, "offer": m.offer,
-                    "unverified_prices": m.unverified, "monthly_usd": round(m.monthly_usd, 2),
-                    "total_usd": round(m.total_usd, 2), "break_even_month": m.break_even_month,
-                    "cumulative_usd": [round(x, 2) for x in m.cumulative_usd], "working": list(m.working),
+                    "mode": m.mode,
+                    "label": m.label,
+                    "feasible": m.feasible,
+                    "reason": m.reason,
+                    "offer": m.offer,
+                    "unverified_prices": m.unverified,
+                    "monthly_usd": round(m.monthly_usd, 2),
+                    "total_usd": round(m.total_usd, 2),
+                    "break_even_month": m.break_even_month,
+                    "cumulative_usd": [round(x, 2) for x in m.cumulative_usd],
+                    "working": list(m.working),
                 }
                 for m in self.modes
             ],
@@ -292,7 +318,9 @@ def request_seconds(w: Workload, gpu: Gpu, gpus: int) -> float:
     the weights, so each GPU reads its share)."""
     if w.latency_s is not None:
         return w.latency_s
-    tokens_per_s = gpu.bandwidth_gbps * gpus * BANDWIDTH_EFFICIENCY / weight_gb(w.params_billions, w.precision)
+    tokens_per_s = (
+        gpu.bandwidth_gbps * gpus * BANDWIDTH_EFFICIENCY / weight_gb(w.params_billions, w.precision)
+    )
     return w.tokens_per_request / tokens_per_s
 
 
@@ -362,13 +390,22 @@ def _cloud_mode(w: Workload, mode: str, offers, months: int, price_of, label_of)
         return ModeResult(mode, False, "no instance fits: " + "; ".join(reasons[:3]))
     monthly, working, offer = best
     return ModeResult(
-        mode, True, offer=f"{offer.provider} {offer.sku}", unverified=offer.unverified, monthly_usd=monthly,
-        cumulative_usd=tuple(monthly * m for m in range(1, months + 1)), working=working,
+        mode,
+        True,
+        offer=f"{offer.provider} {offer.sku}",
+        unverified=offer.unverified,
+        monthly_usd=monthly,
+        cumulative_usd=tuple(monthly * m for m in range(1, months + 1)),
+        working=working,
     )
 
 
 def _spot_price(offer: InstanceOffer) -> float:
-    return offer.spot_usd_hour if offer.spot_usd_hour is not None else offer.on_demand_usd_hour * (1 - SPOT_DISCOUNT_FALLBACK)
+    return (
+        offer.spot_usd_hour
+        if offer.spot_usd_hour is not None
+        else offer.on_demand_usd_hour * (1 - SPOT_DISCOUNT_FALLBACK)
+    )
 
 
 def _mixed_price(w: Workload, offer: InstanceOffer) -> float:
@@ -377,9 +414,15 @@ def _mixed_price(w: Workload, offer: InstanceOffer) -> float:
 
 def _mixed_label(w: Workload, offer: InstanceOffer, usd_hour: float) -> str:
     spot = _spot_price(offer)
-    origin = "catalog spot price" if offer.spot_usd_hour is not None else f"on demand − {SPOT_DISCOUNT_FALLBACK:.0%}"
-    return (f"({w.spot_share:.0%} × ${spot:g} spot [{origin}] + {1 - w.spot_share:.0%} × "
-            f"${offer.on_demand_usd_hour:g} on demand = ${usd_hour:.4f}/h)")
+    origin = (
+        "catalog spot price"
+        if offer.spot_usd_hour is not None
+        else f"on demand − {SPOT_DISCOUNT_FALLBACK:.0%}"
+    )
+    return (
+        f"({w.spot_share:.0%} × ${spot:g} spot [{origin}] + {1 - w.spot_share:.0%} × "
+        f"${offer.on_demand_usd_hour:g} on demand = ${usd_hour:.4f}/h)"
+    )
 
 
 def _own_hardware(w: Workload, offers: tuple[HardwareOffer, ...], months: int) -> ModeResult:
@@ -418,8 +461,15 @@ def _own_hardware(w: Workload, offers: tuple[HardwareOffer, ...], months: int) -
             f"{_money(servers * t.operations_usd_per_year / 12)} a month",
             f"monthly with hardware amortised over {period} months: {_money(monthly)}",
         )
-        result = ModeResult(mode, True, offer=offer.name, unverified=offer.unverified, monthly_usd=monthly,
-                            cumulative_usd=cumulative, working=working)
+        result = ModeResult(
+            mode,
+            True,
+            offer=offer.name,
+            unverified=offer.unverified,
+            monthly_usd=monthly,
+            cumulative_usd=cumulative,
+            working=working,
+        )
         if best is None or result.total_usd < best.total_usd:
             best = result
     return best or ModeResult(mode, False, "no profile fits: " + "; ".join(reasons[:3]))
@@ -436,19 +486,25 @@ def _serverless(w: Workload, offer: ServerlessOffer | None, months: int) -> Mode
     need = memory_needed_gb(w.params_billions, w.precision)
     memory = next((m for m in SERVERLESS_MEMORY_STEPS_GB if m >= need), None)
     if memory is None:
-        return ModeResult(mode, False, f"needs {need:.1f} GB; serverless endpoints have at most "
-                                       f"{SERVERLESS_MEMORY_STEPS_GB[-1]} GB")
+        return ModeResult(
+            mode,
+            False,
+            f"needs {need:.1f} GB; serverless endpoints have at most {SERVERLESS_MEMORY_STEPS_GB[-1]} GB",
+        )
     if w.latency_s is not None:
         seconds = w.latency_s
         how = "the given latency"
     else:
         rate = SERVERLESS_CPU_GBPS * BANDWIDTH_EFFICIENCY / weight_gb(w.params_billions, w.precision)
         seconds = w.tokens_per_request / rate
-        how = (f"{w.tokens_per_request:g} tokens ÷ ({SERVERLESS_CPU_GBPS:g} GB/s × {BANDWIDTH_EFFICIENCY:g} ÷ "
-               f"{weight_gb(w.params_billions, w.precision):g} GB) on CPU")
+        how = (
+            f"{w.tokens_per_request:g} tokens ÷ ({SERVERLESS_CPU_GBPS:g} GB/s × {BANDWIDTH_EFFICIENCY:g} ÷ "
+            f"{weight_gb(w.params_billions, w.precision):g} GB) on CPU"
+        )
     if seconds > SERVERLESS_MAX_SECONDS:
-        return ModeResult(mode, False, f"a request would run {seconds:.0f} s; serverless allows "
-                                       f"{SERVERLESS_MAX_SECONDS} s")
+        return ModeResult(
+            mode, False, f"a request would run {seconds:.0f} s; serverless allows {SERVERLESS_MAX_SECONDS} s"
+        )
     per_request = seconds * memory * offer.usd_per_gb_second + offer.usd_per_request
     monthly = w.requests_per_day * DAYS_PER_MONTH * per_request
     working = (
@@ -458,9 +514,15 @@ def _serverless(w: Workload, offer: ServerlessOffer | None, months: int) -> Mode
         f"= ${per_request:.6f} per request",
         f"{w.requests_per_day:g} requests × {DAYS_PER_MONTH:.4f} days × ${per_request:.6f} = {_money(monthly)} a month",
     )
-    return ModeResult(mode, True, offer=f"{offer.provider} {offer.sku}", unverified=offer.unverified,
-                      monthly_usd=monthly, cumulative_usd=tuple(monthly * m for m in range(1, months + 1)),
-                      working=working)
+    return ModeResult(
+        mode,
+        True,
+        offer=f"{offer.provider} {offer.sku}",
+        unverified=offer.unverified,
+        monthly_usd=monthly,
+        cumulative_usd=tuple(monthly * m for m in range(1, months + 1)),
+        working=working,
+    )
 
 
 def break_even_month(own: tuple[float, ...], other: tuple[float, ...]) -> int | None:
@@ -469,8 +531,11 @@ def break_even_month(own: tuple[float, ...], other: tuple[float, ...]) -> int | 
 
 
 def validate(w: Workload) -> None:
-    for name, allowed in (("traffic", ("steady", "bursty")), ("sensitivity", ("public", "internal", "confidential")),
-                          ("precision", tuple(BYTES_PER_PARAM))):
+    for name, allowed in (
+        ("traffic", ("steady", "bursty")),
+        ("sensitivity", ("public", "internal", "confidential")),
+        ("precision", tuple(BYTES_PER_PARAM)),
+    ):
         if getattr(w, name) not in allowed:
             raise WorkloadError(f"{name} must be one of {', '.join(allowed)}.", name)
     if not 1 <= w.horizon_years <= 5:
@@ -484,7 +549,9 @@ def validate(w: Workload) -> None:
     if (w.tokens_per_request is None) == (w.latency_s is None):
         raise WorkloadError("Give tokens per request or latency per request, not both.", "tokens_per_request")
     if w.tokens_per_request is not None and w.params_billions is None:
-        raise WorkloadError("Tokens per request need the model size to estimate decode speed.", "params_billions")
+        raise WorkloadError(
+            "Tokens per request need the model size to estimate decode speed.", "params_billions"
+        )
     if w.tokens_per_request is not None and w.tokens_per_request <= 0:
         raise WorkloadError("Tokens per request must be more than 0.", "tokens_per_request")
     if w.latency_s is not None and w.latency_s <= 0:
@@ -518,8 +585,10 @@ def assumptions(w: Workload) -> tuple[str, ...]:
             f"efficiency ÷ weight bytes (reference §1); {w.concurrency_per_replica} sequences decode together."
         )
     else:
-        lines.append(f"Each request holds a replica slot for {w.latency_s:g} s; {w.concurrency_per_replica} "
-                     f"requests run together per replica.")
+        lines.append(
+            f"Each request holds a replica slot for {w.latency_s:g} s; {w.concurrency_per_replica} "
+            f"requests run together per replica."
+        )
     lines += [
         f"Spot mix: {w.spot_share:.0%} of node-hours on spot; where the catalog has no spot price, on demand − "
         f"{SPOT_DISCOUNT_FALLBACK:.0%} (reference P13, low end of 50-65%). Interruptions are not costed.",
@@ -547,14 +616,18 @@ def recommend(w: Workload, modes: tuple[ModeResult, ...]) -> tuple[str | None, t
     reasons: list[str] = []
     if w.sensitivity == "confidential":
         if own is None:
-            reasons.append("The data is confidential, so it should stay on premises, but no on-premises hardware "
-                           "profile fits this model: add one to the catalog, or keep the confidential share of the "
-                           "traffic off this model.")
+            reasons.append(
+                "The data is confidential, so it should stay on premises, but no on-premises hardware "
+                "profile fits this model: add one to the catalog, or keep the confidential share of the "
+                "traffic off this model."
+            )
             choice = cheapest
         else:
             choice = own
-            reasons.append("The data is confidential: own hardware keeps it inside your data centre; the cloud modes "
-                           "would send it to a third party.")
+            reasons.append(
+                "The data is confidential: own hardware keeps it inside your data centre; the cloud modes "
+                "would send it to a third party."
+            )
             if cheapest is not own:
                 reasons.append(
                     f"Own hardware costs {_money(own.total_usd - cheapest.total_usd)} more over {years} than "
@@ -581,29 +654,40 @@ def recommend(w: Workload, modes: tuple[ModeResult, ...]) -> tuple[str | None, t
         first = next((m for m in feasible if m is not own and m.break_even_month), None)
         reasons.append(
             f"{'Steady' if w.traffic == 'steady' else 'Regular'} traffic of {volume} keeps owned GPUs busy"
-            + (f"; the hardware pays for itself against {first.label} in month {first.break_even_month}."
-               if first else ".")
+            + (
+                f"; the hardware pays for itself against {first.label} in month {first.break_even_month}."
+                if first
+                else "."
+            )
         )
     else:
         if own is not None:
             be = choice.break_even_month
             reasons.append(
                 f"Own hardware does not pay for itself against {choice.label} within {years}."
-                if be is None else
-                f"Own hardware catches up with {choice.label} in month {be} but costs more over {years} "
+                if be is None
+                else f"Own hardware catches up with {choice.label} in month {be} but costs more over {years} "
                 f"(a hardware refresh falls inside the horizon)."
             )
         if "serverless" not in by_name:
-            reasons.append("Serverless cannot run this model (it needs a GPU or more memory), so capacity is rented "
-                           "by the hour.")
+            reasons.append(
+                "Serverless cannot run this model (it needs a GPU or more memory), so capacity is rented "
+                "by the hour."
+            )
         if choice.mode == "kubernetes_spot_mix":
-            reasons.append("Spot capacity can be reclaimed at short notice (2 min on AWS, 30 s on GCP and Azure, "
-                           "reference P12): keep the on-demand share as the fallback pool for latency-bound traffic.")
+            reasons.append(
+                "Spot capacity can be reclaimed at short notice (2 min on AWS, 30 s on GCP and Azure, "
+                "reference P12): keep the on-demand share as the fallback pool for latency-bound traffic."
+            )
         if choice.mode == "managed_endpoint":
-            reasons.append("Managed endpoints cost more per hour than the same GPUs in a cluster but need no cluster "
-                           "to run.")
+            reasons.append(
+                "Managed endpoints cost more per hour than the same GPUs in a cluster but need no cluster "
+                "to run."
+            )
         if w.traffic == "bursty":
-            reasons.append("Bursty traffic: the fleet scales down to one warm replica outside the busy hours.")
+            reasons.append(
+                "Bursty traffic: the fleet scales down to one warm replica outside the busy hours."
+            )
     if w.sensitivity == "public":
         reasons.append("Public data: any mode is acceptable for data protection.")
     return choice.mode, tuple(reasons)
@@ -617,19 +701,46 @@ def compare(w: Workload, offers: Offers) -> Comparison:
     months = w.horizon_years * 12
     modes = [
         _own_hardware(w, offers.hardware, months),
-        _cloud_mode(w, "kubernetes_on_demand", offers.cluster, months, lambda o: o.on_demand_usd_hour,
-                    lambda o, p: f"${p:g}/h on demand"),
-        _cloud_mode(w, "kubernetes_spot_mix", offers.cluster, months, lambda o: _mixed_price(w, o),
-                    lambda o, p: _mixed_label(w, o, p)),
-        _cloud_mode(w, "managed_endpoint", offers.managed, months, lambda o: o.on_demand_usd_hour,
-                    lambda o, p: f"${p:g}/h"),
+        _cloud_mode(
+            w,
+            "kubernetes_on_demand",
+            offers.cluster,
+            months,
+            lambda o: o.on_demand_usd_hour,
+            lambda o, p: f"${p:g}/h on demand",
+        ),
+        _cloud_mode(
+            w,
+            "kubernetes_spot_mix",
+            offers.cluster,
+            months,
+            lambda o: _mixed_price(w, o),
+            lambda o, p: _mixed_label(w, o, p),
+        ),
+        _cloud_mode(
+            w,
+            "managed_endpoint",
+            offers.managed,
+            months,
+            lambda o: o.on_demand_usd_hour,
+            lambda o, p: f"${p:g}/h",
+        ),
         _serverless(w, offers.serverless, months),
     ]
     own = modes[0]
     if own.feasible:
         modes = [own] + [
-            m if not m.feasible else ModeResult(
-                m.mode, m.feasible, m.reason, m.offer, m.unverified, m.monthly_usd, m.cumulative_usd, m.working,
+            m
+            if not m.feasible
+            else ModeResult(
+                m.mode,
+                m.feasible,
+                m.reason,
+                m.offer,
+                m.unverified,
+                m.monthly_usd,
+                m.cumulative_usd,
+                m.working,
                 break_even_month(own.cumulative_usd, m.cumulative_usd),
             )
             for m in modes[1:]
@@ -638,7 +749,9 @@ def compare(w: Workload, offers: Offers) -> Comparison:
     recommended, reasons = recommend(w, modes)
     sizing = {}
     if w.params_billions is not None:
-        sizing = {"weight_gb": round(weight_gb(w.params_billions, w.precision), 3),
-                  "memory_needed_gb": round(memory_needed_gb(w.params_billions, w.precision), 3)}
+        sizing = {
+            "weight_gb": round(weight_gb(w.params_billions, w.precision), 3),
+            "memory_needed_gb": round(memory_needed_gb(w.params_billions, w.precision), 3),
+        }
     sizing["peak_requests_per_second"] = round(peak_requests_per_second(w), 6)
     return Comparison(w, months, modes, recommended, reasons, assumptions(w), sizing)

@@ -43,12 +43,20 @@ def _require_admin(request) -> None:
         raise PermissionDenied("Only platform admins (superusers) change the price catalog.")
 
 
-def _refused(request, *, form, exc: ApplicationError, action: str, resource_type: str, parameters: dict) -> None:
+def _refused(
+    request, *, form, exc: ApplicationError, action: str, resource_type: str, parameters: dict
+) -> None:
     """Show the service's refusal on its field and audit it, as the API's error handler does."""
     field = exc.extra.get("field")
     form.add_error(field if field in form.fields else None, exc.message)
-    audit_record(actor=request.user, action=action, resource_type=resource_type, parameters=parameters,
-                 result=AuditResult.FAILURE, error=exc.message)
+    audit_record(
+        actor=request.user,
+        action=action,
+        resource_type=resource_type,
+        parameters=parameters,
+        result=AuditResult.FAILURE,
+        error=exc.message,
+    )
 
 
 def _price_columns(items):
@@ -57,10 +65,12 @@ def _price_columns(items):
     rows = []
     for item in items:
         found = prices.get(item.pk, {})
-        rows.append({
-            "item": item,
-            "prices": sorted(found.values(), key=lambda p: (p.term != "on_demand", p.term, p.unit)),
-        })
+        rows.append(
+            {
+                "item": item,
+                "prices": sorted(found.values(), key=lambda p: (p.term != "on_demand", p.term, p.unit)),
+            }
+        )
     return rows
 
 
@@ -68,8 +78,13 @@ def _price_columns(items):
 def catalog(request):
     filterset = CatalogItemFilter(request.GET or None, queryset=catalog_item_list())
     items = list(filterset.qs if filterset.is_bound and filterset.is_valid() else catalog_item_list())
-    context = {"filter": filterset, "rows": _price_columns(items), "gpu_types": gpu_type_list(),
-               "is_admin": request.user.is_superuser, "now": timezone.now()}
+    context = {
+        "filter": filterset,
+        "rows": _price_columns(items),
+        "gpu_types": gpu_type_list(),
+        "is_admin": request.user.is_superuser,
+        "now": timezone.now(),
+    }
     if htmx_partial(request):
         return render(request, "billing/_items_table.html", context)
     return render(request, "billing/catalog.html", context)
@@ -80,24 +95,40 @@ def item_detail(request, pk):
     item = catalog_item_get(item_id=pk)
     form = None
     if item.kind != ItemKind.ONPREM:
-        form = PriceAddForm(request.POST or None, units=UNITS_BY_KIND[item.kind], terms=TERMS_BY_KIND[item.kind])
+        form = PriceAddForm(
+            request.POST or None, units=UNITS_BY_KIND[item.kind], terms=TERMS_BY_KIND[item.kind]
+        )
         if request.method == "POST":
             _require_admin(request)
             if form.is_valid():
                 try:
                     price = price_add(actor=request.user, item=item, **form.cleaned_data)
                 except ApplicationError as exc:
-                    _refused(request, form=form, exc=exc, action="price.add", resource_type="price",
-                             parameters={"item": str(item), **form.cleaned_data})
+                    _refused(
+                        request,
+                        form=form,
+                        exc=exc,
+                        action="price.add",
+                        resource_type="price",
+                        parameters={"item": str(item), **form.cleaned_data},
+                    )
                 else:
-                    messages.success(request, f"Price {price.usd.normalize():f} USD ({price.get_unit_display()}) "
-                                              f"takes effect {price.effective_from:%Y-%m-%d %H:%M} UTC.")
+                    messages.success(
+                        request,
+                        f"Price {price.usd.normalize():f} USD ({price.get_unit_display()}) "
+                        f"takes effect {price.effective_from:%Y-%m-%d %H:%M} UTC.",
+                    )
                     return redirect("billing:item", pk=item.pk)
     elif request.method == "POST":
         raise PermissionDenied("On-premises prices are derived from their profile.")
-    context = {"item": item, "history": price_history(item=item), "form": form,
-               "current": current_prices([item]).get(item.pk, {}), "is_admin": request.user.is_superuser,
-               "profile": getattr(item, "onprem_profile", None) if item.kind == ItemKind.ONPREM else None}
+    context = {
+        "item": item,
+        "history": price_history(item=item),
+        "form": form,
+        "current": current_prices([item]).get(item.pk, {}),
+        "is_admin": request.user.is_superuser,
+        "profile": getattr(item, "onprem_profile", None) if item.kind == ItemKind.ONPREM else None,
+    }
     return render(request, "billing/item_detail.html", context)
 
 
@@ -109,13 +140,22 @@ def item_new(request):
         try:
             item = catalog_item_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="catalog_item.create", resource_type="catalog_item",
-                     parameters={**form.cleaned_data, "gpu_type": str(form.cleaned_data.get("gpu_type") or "")})
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="catalog_item.create",
+                resource_type="catalog_item",
+                parameters={**form.cleaned_data, "gpu_type": str(form.cleaned_data.get("gpu_type") or "")},
+            )
         else:
             messages.success(request, f"{item} added; give it a price.")
             return redirect("billing:item", pk=item.pk)
-    return render(request, "billing/form.html", {"form": form, "title": "Add a catalog item",
-                                                 "submit": "Add item", "back": "billing:catalog"})
+    return render(
+        request,
+        "billing/form.html",
+        {"form": form, "title": "Add a catalog item", "submit": "Add item", "back": "billing:catalog"},
+    )
 
 
 @login_required
@@ -126,13 +166,22 @@ def gpu_type_new(request):
         try:
             gpu = gpu_type_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="gpu_type.create", resource_type="gpu_type",
-                     parameters=form.cleaned_data)
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="gpu_type.create",
+                resource_type="gpu_type",
+                parameters=form.cleaned_data,
+            )
         else:
             messages.success(request, f"GPU type {gpu.slug} added.")
             return redirect("billing:catalog")
-    return render(request, "billing/form.html", {"form": form, "title": "Add a GPU type", "submit": "Add GPU type",
-                                                 "back": "billing:catalog"})
+    return render(
+        request,
+        "billing/form.html",
+        {"form": form, "title": "Add a GPU type", "submit": "Add GPU type", "back": "billing:catalog"},
+    )
 
 
 @login_required
@@ -147,19 +196,30 @@ def gpu_type_edit(request, slug):
         try:
             gpu_type_update(actor=request.user, gpu_type=gpu_type_get(slug=slug), **changes)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="gpu_type.update", resource_type="gpu_type",
-                     parameters=changes)
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="gpu_type.update",
+                resource_type="gpu_type",
+                parameters=changes,
+            )
         else:
             messages.success(request, f"GPU type {slug} saved.")
             return redirect("billing:catalog")
-    return render(request, "billing/form.html", {"form": form, "title": f"Edit GPU type {slug}", "submit": "Save",
-                                                 "back": "billing:catalog"})
+    return render(
+        request,
+        "billing/form.html",
+        {"form": form, "title": f"Edit GPU type {slug}", "submit": "Save", "back": "billing:catalog"},
+    )
 
 
 @login_required
 def onprem_list(request):
     profiles = [(p, onprem_working(profile=p)) for p in onprem_profile_list()]
-    return render(request, "billing/onprem_list.html", {"profiles": profiles, "is_admin": request.user.is_superuser})
+    return render(
+        request, "billing/onprem_list.html", {"profiles": profiles, "is_admin": request.user.is_superuser}
+    )
 
 
 @login_required
@@ -170,13 +230,27 @@ def onprem_new(request):
         try:
             profile = onprem_profile_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="onprem_profile.create", resource_type="onprem_profile",
-                     parameters={**form.cleaned_data, "gpu_type": str(form.cleaned_data.get("gpu_type"))})
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="onprem_profile.create",
+                resource_type="onprem_profile",
+                parameters={**form.cleaned_data, "gpu_type": str(form.cleaned_data.get("gpu_type"))},
+            )
         else:
             messages.success(request, f"Profile {profile.slug} added with its price per GPU-hour.")
             return redirect("billing:onprem-detail", slug=profile.slug)
-    return render(request, "billing/form.html", {"form": form, "title": "Add on-premises hardware",
-                                                 "submit": "Add profile", "back": "billing:onprem"})
+    return render(
+        request,
+        "billing/form.html",
+        {
+            "form": form,
+            "title": "Add on-premises hardware",
+            "submit": "Add profile",
+            "back": "billing:onprem",
+        },
+    )
 
 
 @login_required
@@ -190,16 +264,30 @@ def onprem_detail(request, slug):
         if form.is_valid():
             changes = {f: form.cleaned_data[f] for f in form.changed_data if f != "effective_from"}
             try:
-                onprem_profile_update(actor=request.user, profile=profile,
-                                      effective_from=form.cleaned_data.get("effective_from"), **changes)
+                onprem_profile_update(
+                    actor=request.user,
+                    profile=profile,
+                    effective_from=form.cleaned_data.get("effective_from"),
+                    **changes,
+                )
             except ApplicationError as exc:
-                _refused(request, form=form, exc=exc, action="onprem_profile.update", resource_type="onprem_profile",
-                         parameters=changes)
+                _refused(
+                    request,
+                    form=form,
+                    exc=exc,
+                    action="onprem_profile.update",
+                    resource_type="onprem_profile",
+                    parameters=changes,
+                )
             else:
                 messages.success(request, f"Profile {slug} saved.")
                 return redirect("billing:onprem-detail", slug=slug)
-    context = {"profile": profile, "working": onprem_working(profile=profile), "form": form,
-               "history": price_history(item=profile.item)}
+    context = {
+        "profile": profile,
+        "working": onprem_working(profile=profile),
+        "form": form,
+        "history": price_history(item=profile.item),
+    }
     return render(request, "billing/onprem_detail.html", context)
 
 
@@ -209,9 +297,12 @@ def tco(request):
     comparison = chart = None
     if form.is_bound and form.is_valid():
         try:
-            comparison = tco_compare(workload=Workload(**form.workload_kwargs()),
-                                     onprem_profile=form.cleaned_data["onprem_profile"].slug
-                                     if form.cleaned_data["onprem_profile"] else None)
+            comparison = tco_compare(
+                workload=Workload(**form.workload_kwargs()),
+                onprem_profile=form.cleaned_data["onprem_profile"].slug
+                if form.cleaned_data["onprem_profile"]
+                else None,
+            )
         except ApplicationError as exc:
             field = exc.extra.get("field")
             form.add_error(field if field in form.fields else None, exc.message)
@@ -241,7 +332,11 @@ def cost_dashboard(request):
         raise PermissionDenied("Costs are for team owners, admins and finance.")
     today = timezone.now().date()
     try:
-        month = date.fromisoformat(f"{request.GET['month']}-01") if request.GET.get("month") else today.replace(day=1)
+        month = (
+            date.fromisoformat(f"{request.GET['month']}-01")
+            if request.GET.get("month")
+            else today.replace(day=1)
+        )
     except ValueError:
         month = today.replace(day=1)
     view = "chargeback" if request.GET.get("view") == "chargeback" else "showback"
@@ -252,19 +347,35 @@ def cost_dashboard(request):
     # A past month's status is its final spend; this month's has a forecast from the run rate.
     at = timezone.now() if month == today.replace(day=1) else end - timedelta(seconds=1)
     budgets = [{"team": team, **budget_status(team=team, now=at)} for team in teams]
-    alerts = BudgetAlert.objects.filter(team__in=teams, month=month).select_related("team").order_by("team", "kind")
+    alerts = (
+        BudgetAlert.objects.filter(team__in=teams, month=month)
+        .select_related("team")
+        .order_by("team", "kind")
+    )
     categories = {}
     for group in report.groups:
         for category, usd in group.by_category.items():
             categories[category] = categories.get(category, 0) + usd
-    groups = [(g, sorted(((CATEGORY_LABELS.get(c, c), v) for c, v in g.by_category.items()), key=lambda x: -x[1]))
-              for g in report.groups]
+    groups = [
+        (g, sorted(((CATEGORY_LABELS.get(c, c), v) for c, v in g.by_category.items()), key=lambda x: -x[1]))
+        for g in report.groups
+    ]
     context = {
-        "month": month, "view": view, "report": report, "groups": groups, "budgets": budgets, "alerts": alerts,
+        "month": month,
+        "view": view,
+        "report": report,
+        "groups": groups,
+        "budgets": budgets,
+        "alerts": alerts,
         "chart": daily_cost_svg(cost_daily(scope=scope, start=start, end=end), days),
-        "categories": sorted(((CATEGORY_LABELS.get(c, c), v) for c, v in categories.items()), key=lambda x: -x[1]),
-        "deployments": sorted(((d, v) for g in report.groups for d, v in g.by_deployment.items()), key=lambda x: -x[1]),
-        "previous": (month - timedelta(days=1)).replace(day=1), "next": (end + timedelta(days=1)).date().replace(day=1),
+        "categories": sorted(
+            ((CATEGORY_LABELS.get(c, c), v) for c, v in categories.items()), key=lambda x: -x[1]
+        ),
+        "deployments": sorted(
+            ((d, v) for g in report.groups for d, v in g.by_deployment.items()), key=lambda x: -x[1]
+        ),
+        "previous": (month - timedelta(days=1)).replace(day=1),
+        "next": (end + timedelta(days=1)).date().replace(day=1),
         "all_teams": scope.all_teams,
     }
     return render(request, "billing/dashboard.html", context)

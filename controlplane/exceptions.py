@@ -1,6 +1,6 @@
 """One error type for services and one handler that gives every API error the same shape:
 
-    {"error": {"code": "...", "message": "...", "fields": {"name": ["..."]}, "request_id": "..."}}
+{"error": {"code": "...", "message": "...", "fields": {"name": ["..."]}, "request_id": "..."}}
 """
 
 from django.core.exceptions import PermissionDenied
@@ -38,7 +38,9 @@ def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         field = exc.extra.get("field")
         body = {"code": exc.code, "message": exc.message, "fields": {field: [exc.message]} if field else {}}
-        response = Response({"error": body}, status=_STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST))
+        response = Response(
+            {"error": body}, status=_STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST)
+        )
     else:
         if isinstance(exc, Http404):
             exc = exceptions.NotFound()

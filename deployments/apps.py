@@ -6,5 +6,7 @@ class DeploymentsConfig(AppConfig):
     verbose_name = "Models and deployments"
 
     def ready(self) -> None:
-        from deployments.backends import local  # noqa: F401  (registers the backend)
-        from deployments.backends import kubernetes  # noqa: F401
+        from deployments.backends import (
+            kubernetes,  # noqa: F401
+            local,  # noqa: F401  (registers the backend)
+        )

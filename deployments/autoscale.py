@@ -18,14 +18,16 @@ from django.utils import timezone
 
 from controlplane.tenancy.services import audit_record
 from deployments.choices import DeploymentStatus, DesiredState, ScalingMetric
-from deployments.models import Deployment
 from deployments.dataplane import dataplane_store
+from deployments.models import Deployment
 from deployments.services.deployments import _reconcile_on_commit, event_record
 
 logger = logging.getLogger(__name__)
 
 
-def recommend(*, requests: int, latency_us: int, elapsed: float, metric: str, target: float) -> tuple[int, float]:
+def recommend(
+    *, requests: int, latency_us: int, elapsed: float, metric: str, target: float
+) -> tuple[int, float]:
     """(replicas wanted, the observed metric) for one interval."""
     if elapsed <= 0:
         return 0, 0.0
@@ -33,8 +35,16 @@ def recommend(*, requests: int, latency_us: int, elapsed: float, metric: str, ta
     return (math.ceil(value / target - 1e-9) if value > 0 else 0), value
 
 
-def decide(*, current: int, history: list[list[float]], now: float, up_window: int, down_window: int,
-           min_replicas: int, max_replicas: int) -> int:
+def decide(
+    *,
+    current: int,
+    history: list[list[float]],
+    now: float,
+    up_window: int,
+    down_window: int,
+    min_replicas: int,
+    max_replicas: int,
+) -> int:
     """The replica count the stabilisation windows allow, given recommendations [[time, replicas]]."""
     floor = max(min_replicas, 1)
     latest = history[-1][1]
@@ -54,13 +64,19 @@ def autoscale_all() -> int:
     """One tick for every running local deployment; returns how many changed size."""
     store = dataplane_store()
     changed = 0
-    live = (Deployment.objects.filter(desired_state=DesiredState.RUNNING, target__kind="local")
-            .exclude(status__in=[DeploymentStatus.DELETED, DeploymentStatus.FAILED])
-            .select_related("team", "current_revision"))
+    live = (
+        Deployment.objects.filter(desired_state=DesiredState.RUNNING, target__kind="local")
+        .exclude(status__in=[DeploymentStatus.DELETED, DeploymentStatus.FAILED])
+        .select_related("team", "current_revision")
+    )
     for deployment in live:
         counts = store.pop_counters(f"autoscale:{deployment.team.slug}/{deployment.name}")
-        changed += autoscale_one(deployment, requests=counts.get("requests", 0),
-                                 latency_us=counts.get("latency_us_sum", 0), now=time.time())
+        changed += autoscale_one(
+            deployment,
+            requests=counts.get("requests", 0),
+            latency_us=counts.get("latency_us_sum", 0),
+            now=time.time(),
+        )
     return changed
 
 
@@ -69,8 +85,13 @@ def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now
     revision = deployment.current_revision
     history = [list(h) for h in deployment.scale_history]
     elapsed = now - history[-1][0] if history else 0.0
-    wanted, value = recommend(requests=requests, latency_us=latency_us, elapsed=elapsed,
-                              metric=revision.scaling_metric, target=revision.scaling_target)
+    wanted, value = recommend(
+        requests=requests,
+        latency_us=latency_us,
+        elapsed=elapsed,
+        metric=revision.scaling_metric,
+        target=revision.scaling_target,
+    )
     history.append([now, wanted])
     keep = max(revision.scale_up_window_s, revision.scale_down_window_s) + 60
     history = [h for h in history if h[0] >= now - keep]
@@ -84,10 +105,19 @@ def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now
         if current == 0:
             new = 0  # a cold start comes from the gateway's first request (deployment_wake)
         else:
-            new = decide(current=current, history=history, now=now, up_window=revision.scale_up_window_s,
-                         down_window=revision.scale_down_window_s, min_replicas=revision.min_replicas,
-                         max_replicas=revision.max_replicas)
-            if revision.min_replicas == 0 and _idle_for(deployment, last_request, now) >= revision.idle_timeout_s:
+            new = decide(
+                current=current,
+                history=history,
+                now=now,
+                up_window=revision.scale_up_window_s,
+                down_window=revision.scale_down_window_s,
+                min_replicas=revision.min_replicas,
+                max_replicas=revision.max_replicas,
+            )
+            if (
+                revision.min_replicas == 0
+                and _idle_for(deployment, last_request, now) >= revision.idle_timeout_s
+            ):
                 new = 0
     if new != current:
         updates.update(replicas=new, last_scaled_at=timezone.now())
@@ -98,11 +128,20 @@ def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now
             unit = "requests/s" if revision.scaling_metric == ScalingMetric.RPS else "concurrent requests"
             reason = f"{value:.2f} {unit} against a target of {revision.scaling_target:g} per replica"
         verb = "up" if new > current else "down"
-        event_record(deployment=deployment, kind=f"scaled_{verb}", data={"from": current, "to": new},
-                     message=f"Scaled {verb} from {current} to {new}: {reason}.")
-        audit_record(actor=None, action="deployment.autoscale", resource_type="deployment", resource_id=deployment.pk,
-                     team=deployment.team, parameters={"name": deployment.name, "from": current, "to": new,
-                                                       "reason": reason})
+        event_record(
+            deployment=deployment,
+            kind=f"scaled_{verb}",
+            data={"from": current, "to": new},
+            message=f"Scaled {verb} from {current} to {new}: {reason}.",
+        )
+        audit_record(
+            actor=None,
+            action="deployment.autoscale",
+            resource_type="deployment",
+            resource_id=deployment.pk,
+            team=deployment.team,
+            parameters={"name": deployment.name, "from": current, "to": new, "reason": reason},
+        )
         _reconcile_on_commit(deployment.pk)
     Deployment.objects.filter(pk=deployment.pk).update(**updates)
     return new != current

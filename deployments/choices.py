@@ -43,8 +43,15 @@ class DeploymentStatus(models.TextChoices):
     @property
     def badge(self) -> str:
         return {
-            "pending": "info", "provisioning": "warn", "ready": "ok", "degraded": "warn", "failed": "bad",
-            "stopping": "warn", "stopped": "info", "deleting": "warn", "deleted": "info",
+            "pending": "info",
+            "provisioning": "warn",
+            "ready": "ok",
+            "degraded": "warn",
+            "failed": "bad",
+            "stopping": "warn",
+            "stopped": "info",
+            "deleting": "warn",
+            "deleted": "info",
         }[self.value]
 
 

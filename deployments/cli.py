@@ -26,30 +26,61 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 # The server's defaults for a field the spec leaves out (deployments.services.deployments.DEFAULTS;
 # a test keeps the two equal). A spec is the whole desired state: leaving a field out means its default.
 DEFAULTS = {
-    "gpu_type": "", "gpu_count": 0, "min_replicas": 1, "max_replicas": 1, "scaling_metric": "concurrency",
-    "scaling_target": 4.0, "scale_up_window_s": 0, "scale_down_window_s": 300, "idle_timeout_s": 900, "env": {},
+    "gpu_type": "",
+    "gpu_count": 0,
+    "min_replicas": 1,
+    "max_replicas": 1,
+    "scaling_metric": "concurrency",
+    "scaling_target": 4.0,
+    "scale_up_window_s": 0,
+    "scale_down_window_s": 300,
+    "idle_timeout_s": 900,
+    "env": {},
     "memory_override": False,
 }
 # API field -> where it lives in the spec, so errors name what the user wrote.
 SPEC_PATHS = {
-    "name": "metadata.name", "team": "metadata.team", "target": "spec.target", "model_id": "spec.model",
-    "artifact": "spec.model", "gpu_type": "spec.gpu.type", "gpu_count": "spec.gpu.count",
-    "memory_override": "spec.gpu.memoryOverride", "min_replicas": "spec.replicas.min",
-    "max_replicas": "spec.replicas.max", "scaling_metric": "spec.scaling.metric",
-    "scaling_target": "spec.scaling.target", "scale_up_window_s": "spec.scaling.scaleUpWindowSeconds",
+    "name": "metadata.name",
+    "team": "metadata.team",
+    "target": "spec.target",
+    "model_id": "spec.model",
+    "artifact": "spec.model",
+    "gpu_type": "spec.gpu.type",
+    "gpu_count": "spec.gpu.count",
+    "memory_override": "spec.gpu.memoryOverride",
+    "min_replicas": "spec.replicas.min",
+    "max_replicas": "spec.replicas.max",
+    "scaling_metric": "spec.scaling.metric",
+    "scaling_target": "spec.scaling.target",
+    "scale_up_window_s": "spec.scaling.scaleUpWindowSeconds",
     "scale_down_window_s": "spec.scaling.scaleDownWindowSeconds",
-    "idle_timeout_s": "spec.scaling.idleTimeoutSeconds", "env": "spec.env",
+    "idle_timeout_s": "spec.scaling.idleTimeoutSeconds",
+    "env": "spec.env",
 }
 # spec section -> {key in the spec: API field}
 SECTIONS = {
     "gpu": {"type": "gpu_type", "count": "gpu_count", "memoryOverride": "memory_override"},
     "replicas": {"min": "min_replicas", "max": "max_replicas"},
-    "scaling": {"metric": "scaling_metric", "target": "scaling_target", "scaleUpWindowSeconds": "scale_up_window_s",
-                "scaleDownWindowSeconds": "scale_down_window_s", "idleTimeoutSeconds": "idle_timeout_s"},
+    "scaling": {
+        "metric": "scaling_metric",
+        "target": "scaling_target",
+        "scaleUpWindowSeconds": "scale_up_window_s",
+        "scaleDownWindowSeconds": "scale_down_window_s",
+        "idleTimeoutSeconds": "idle_timeout_s",
+    },
 }
-TYPES = {"gpu_type": str, "gpu_count": int, "memory_override": bool, "min_replicas": int, "max_replicas": int,
-         "scaling_metric": str, "scaling_target": float, "scale_up_window_s": int, "scale_down_window_s": int,
-         "idle_timeout_s": int}
+TYPES = {
+    "gpu_type": str,
+    "gpu_count": int,
+    "memory_override": bool,
+    "min_replicas": int,
+    "max_replicas": int,
+    "scaling_metric": str,
+    "scaling_target": float,
+    "scale_up_window_s": int,
+    "scale_down_window_s": int,
+    "idle_timeout_s": int,
+}
 
 
 class CliError(Exception):
@@ -57,6 +88,7 @@ class CliError(Exception):
 
 
 # ---- the spec ----
+
 
 def _check_keys(value, path: str, allowed) -> dict:
     if not isinstance(value, dict):
@@ -114,21 +146,32 @@ def parse_spec(document) -> dict:
     env = spec.get("env") or {}
     for key, value in _check_keys(env, "spec.env", tuple(env) if isinstance(env, dict) else ()).items():
         if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
-            raise CliError(f"spec.env.{key}: expected a string value (quote it: \"{value}\").")
+            raise CliError(f'spec.env.{key}: expected a string value (quote it: "{value}").')
     fields["env"] = {str(k): str(v) for k, v in env.items()}
-    return {"name": metadata["name"], "team": metadata.get("team"), "target": spec["target"],
-            "model": {"name": model["name"], "version": version}, "fields": fields}
+    return {
+        "name": metadata["name"],
+        "team": metadata.get("team"),
+        "target": spec["target"],
+        "model": {"name": model["name"], "version": version},
+        "fields": fields,
+    }
 
 
 # ---- the API ----
 
+
 class Api:
     def __init__(self, url: str, token: str, *, client: httpx.Client | None = None):
         if not token:
-            raise CliError("no token: pass --token or set CONTROLPLANE_TOKEN (an API token with read and write).")
+            raise CliError(
+                "no token: pass --token or set CONTROLPLANE_TOKEN (an API token with read and write)."
+            )
         self.url = url.rstrip("/")
-        self.http = client or httpx.Client(base_url=self.url, timeout=30,
-                                           headers={"Authorization": f"Bearer {token}", "User-Agent": "controlplane-cli"})
+        self.http = client or httpx.Client(
+            base_url=self.url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "controlplane-cli"},
+        )
 
     def call(self, method: str, path: str, *, body: dict | None = None, paths: dict | None = None, **params):
         try:
@@ -137,7 +180,9 @@ class Api:
             raise CliError(f"cannot reach {self.url}: {exc}") from exc
         if response.status_code == 404 and path.startswith("/teams/"):
             team = path.split("/")[2]
-            raise CliError(f"{_api_error(response, {})}: no team {team!r} for this token, or nothing at {path}")
+            raise CliError(
+                f"{_api_error(response, {})}: no team {team!r} for this token, or nothing at {path}"
+            )
         if response.status_code >= 400:
             raise CliError(_api_error(response, paths or {}))
         return response.json() if response.content else None
@@ -159,7 +204,9 @@ def _api_error(response: httpx.Response, paths: dict) -> str:
         return f"the server answered {response.status_code}: {response.text[:300]}"
     fields = error.get("fields") or {}
     if fields:
-        return "; ".join(f"{paths.get(field, field)}: {' '.join(messages)}" for field, messages in fields.items())
+        return "; ".join(
+            f"{paths.get(field, field)}: {' '.join(messages)}" for field, messages in fields.items()
+        )
     return f"{error.get('message') or error.get('code')} ({response.status_code})"
 
 
@@ -183,7 +230,9 @@ def _find(api: Api, team: str, name: str) -> dict | None:
 
 def _model(api: Api, team: str, model: dict) -> dict:
     """The registry entry the spec names: that version, or the newest ready one."""
-    versions = [m for m in api.list_all(f"/teams/{team}/models/", name=model["name"]) if m["name"] == model["name"]]
+    versions = [
+        m for m in api.list_all(f"/teams/{team}/models/", name=model["name"]) if m["name"] == model["name"]
+    ]
     if not versions:
         raise CliError(f"spec.model.name: no model named {model['name']!r} in team {team}.")
     if model["version"] is None:
@@ -194,7 +243,9 @@ def _model(api: Api, team: str, model: dict) -> dict:
     match = next((m for m in versions if m["version"] == model["version"]), None)
     if match is None:
         have = ", ".join(str(m["version"]) for m in sorted(versions, key=lambda m: m["version"]))
-        raise CliError(f"spec.model.version: {model['name']} has no version {model['version']} (it has {have}).")
+        raise CliError(
+            f"spec.model.version: {model['name']} has no version {model['version']} (it has {have})."
+        )
     return match
 
 
@@ -219,6 +270,7 @@ def desired_replicas(d: dict) -> int:
 
 
 # ---- commands ----
+
 
 def cmd_apply(api: Api, args, out) -> int:
     """Apply every document of the file in order; a refused one does not stop the others."""
@@ -250,30 +302,50 @@ def apply_one(api: Api, args, document, out) -> None:
     desired = {**spec["fields"], "model_id": model["id"]}
     existing = _find(api, team, spec["name"])
     if existing is None:
-        created = api.call("POST", f"/teams/{team}/deployments/", paths=SPEC_PATHS,
-                           body={"name": spec["name"], "target": spec["target"], **desired})
+        created = api.call(
+            "POST",
+            f"/teams/{team}/deployments/",
+            paths=SPEC_PATHS,
+            body={"name": spec["name"], "target": spec["target"], **desired},
+        )
         print(f'deployment "{spec["name"]}" created (revision {created["revision"]["number"]})', file=out)
         return
     if existing["target"] != spec["target"]:
-        raise CliError(f"spec.target: {spec['name']} runs on {existing['target']!r}; a deployment cannot move "
-                       f"to {spec['target']!r}. Delete it and apply again, or use another name.")
+        raise CliError(
+            f"spec.target: {spec['name']} runs on {existing['target']!r}; a deployment cannot move "
+            f"to {spec['target']!r}. Delete it and apply again, or use another name."
+        )
     current = _current(existing)
     changes = {field: value for field, value in desired.items() if not _same(current[field], value)}
     if not changes:
         print(f'deployment "{spec["name"]}" unchanged (revision {existing["revision"]["number"]})', file=out)
         return
-    updated = api.call("PATCH", f"/teams/{team}/deployments/{existing['id']}/", body=changes, paths=SPEC_PATHS)
+    updated = api.call(
+        "PATCH", f"/teams/{team}/deployments/{existing['id']}/", body=changes, paths=SPEC_PATHS
+    )
     was = existing["revision"]["model"]
     shown = {"model_id": (f"{was['name']} v{was['version']}", f"{model['name']} v{model['version']}")}
-    summary = ", ".join(f"{SPEC_PATHS[f]} " + ("{} → {}".format(*shown[f]) if f in shown else f"{current[f]!r} → {v!r}")
-                        for f, v in changes.items())
-    print(f'deployment "{spec["name"]}" configured: revision {updated["revision"]["number"]} ({summary})', file=out)
+    summary = ", ".join(
+        f"{SPEC_PATHS[f]} " + ("{} → {}".format(*shown[f]) if f in shown else f"{current[f]!r} → {v!r}")
+        for f, v in changes.items()
+    )
+    print(
+        f'deployment "{spec["name"]}" configured: revision {updated["revision"]["number"]} ({summary})',
+        file=out,
+    )
 
 
 def _row(d: dict) -> list[str]:
     model = d["revision"]["model"]
-    return [d["name"], d["status"], f"{d['ready_replicas']}/{desired_replicas(d)}", f"{model['name']} v{model['version']}",
-            d["target"], str(d["revision"]["number"]), d["endpoint_url"] or "-"]
+    return [
+        d["name"],
+        d["status"],
+        f"{d['ready_replicas']}/{desired_replicas(d)}",
+        f"{model['name']} v{model['version']}",
+        d["target"],
+        str(d["revision"]["number"]),
+        d["endpoint_url"] or "-",
+    ]
 
 
 def _print(data, output: str, out, rows: list[list[str]]) -> None:
@@ -328,35 +400,57 @@ def cmd_rollout_status(api: Api, args, out) -> int:
         observed = d["observed_generation"] >= d["generation"]
         number, desired = d["revision"]["number"], desired_replicas(d)
         if d["desired_state"] != "running":
-            raise CliError(f'deployment "{args.name}" is {d["desired_state"]} ({d["status"]}); nothing rolls out.')
+            raise CliError(
+                f'deployment "{args.name}" is {d["desired_state"]} ({d["status"]}); nothing rolls out.'
+            )
         if observed and d["status"] == "ready":
-            print(f'deployment "{args.name}" successfully rolled out: revision {number}, '
-                  f"{d['ready_replicas']}/{desired} replicas ready", file=out)
+            print(
+                f'deployment "{args.name}" successfully rolled out: revision {number}, '
+                f"{d['ready_replicas']}/{desired} replicas ready",
+                file=out,
+            )
             return 0
         if observed and d["status"] == "failed":
             raise CliError(f'deployment "{args.name}" failed at revision {number}: {d["status_message"]}')
-        line = (f'Waiting for deployment "{args.name}" rollout: revision {number} {d["status"]}, '
-                f"{d['ready_replicas']} of {desired} replicas ready")
+        line = (
+            f'Waiting for deployment "{args.name}" rollout: revision {number} {d["status"]}, '
+            f"{d['ready_replicas']} of {desired} replicas ready"
+        )
         if line != last:
             print(line, file=out, flush=True)
             last = line
         if time.monotonic() >= deadline:
-            raise CliError(f'timed out after {args.timeout:g} s waiting for deployment "{args.name}" '
-                           f"(status {d['status']}: {d['status_message'] or 'no message'})")
+            raise CliError(
+                f'timed out after {args.timeout:g} s waiting for deployment "{args.name}" '
+                f"(status {d['status']}: {d['status_message'] or 'no message'})"
+            )
         time.sleep(min(args.interval, max(deadline - time.monotonic(), 0)))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="controlplane", description="Deployments on the control plane, from a terminal or CI.")
-    parser.add_argument("--url", default=os.environ.get("CONTROLPLANE_URL", DEFAULT_URL),
-                        help="control plane URL (CONTROLPLANE_URL; default %(default)s)")
-    parser.add_argument("--token", default=os.environ.get("CONTROLPLANE_TOKEN", ""),
-                        help="API token with read and write scopes (CONTROLPLANE_TOKEN)")
-    parser.add_argument("--team", default=os.environ.get("CONTROLPLANE_TEAM") or None,
-                        help="team slug (CONTROLPLANE_TEAM; default: the token's team)")
+    parser = argparse.ArgumentParser(
+        prog="controlplane", description="Deployments on the control plane, from a terminal or CI."
+    )
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("CONTROLPLANE_URL", DEFAULT_URL),
+        help="control plane URL (CONTROLPLANE_URL; default %(default)s)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("CONTROLPLANE_TOKEN", ""),
+        help="API token with read and write scopes (CONTROLPLANE_TOKEN)",
+    )
+    parser.add_argument(
+        "--team",
+        default=os.environ.get("CONTROLPLANE_TEAM") or None,
+        help="team slug (CONTROLPLANE_TEAM; default: the token's team)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    apply = commands.add_parser("apply", help="create or update deployments from a YAML spec (--- between several)")
+    apply = commands.add_parser(
+        "apply", help="create or update deployments from a YAML spec (--- between several)"
+    )
     apply.add_argument("-f", "--filename", required=True, help="spec file, or - for standard input")
     apply.set_defaults(run=cmd_apply)
 

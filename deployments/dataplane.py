@@ -8,4 +8,6 @@ def dataplane_store():
     """The same Redis as the gateway, or the same SQLite file under var/ on the embedded default."""
     from serving.store import open_store
 
-    return open_store(redis_url=settings.REDIS_URL or None, sqlite_path=str(settings.VAR_DIR / "dataplane.sqlite3"))
+    return open_store(
+        redis_url=settings.REDIS_URL or None, sqlite_path=str(settings.VAR_DIR / "dataplane.sqlite3")
+    )

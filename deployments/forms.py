@@ -10,7 +10,9 @@ from deployments.selectors import artifact_list
 class RegisterUriForm(forms.Form):
     name = forms.CharField(max_length=100)
     format = forms.ChoiceField(choices=ArtifactFormat.choices)
-    source_uri = forms.CharField(label="S3 URI", max_length=1000, help_text="s3://bucket/path/to/model (file or folder)")
+    source_uri = forms.CharField(
+        label="S3 URI", max_length=1000, help_text="s3://bucket/path/to/model (file or folder)"
+    )
 
 
 class SizingForm(forms.Form):
@@ -29,28 +31,57 @@ class ArtifactChoiceField(forms.ModelChoiceField):
 class DeploymentForm(forms.Form):
     """The wizard. Shapes only: deployment_create holds the rules (quota, fit, offered GPU types)."""
 
-    name = forms.CharField(max_length=22, help_text="Lowercase letters, digits and hyphens; part of the endpoint URL.")
-    artifact = ArtifactChoiceField(queryset=ModelArtifact.objects.none(), label="Model version",
-                                   empty_label="Choose a ready model version…")
+    name = forms.CharField(
+        max_length=22, help_text="Lowercase letters, digits and hyphens; part of the endpoint URL."
+    )
+    artifact = ArtifactChoiceField(
+        queryset=ModelArtifact.objects.none(),
+        label="Model version",
+        empty_label="Choose a ready model version…",
+    )
     target = forms.ModelChoiceField(queryset=Target.objects.none(), empty_label="Choose where it runs…")
     gpu_type = forms.CharField(required=False, label="GPU type", widget=forms.Select)
     gpu_count = forms.IntegerField(min_value=0, max_value=16, initial=0, label="GPUs per replica")
-    memory_override = forms.BooleanField(required=False, label="Deploy even if the sizing says it does not fit")
-    min_replicas = forms.IntegerField(min_value=0, max_value=100, initial=1, label="Minimum replicas",
-                                      help_text="0 lets an idle deployment scale to zero.")
+    memory_override = forms.BooleanField(
+        required=False, label="Deploy even if the sizing says it does not fit"
+    )
+    min_replicas = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        initial=1,
+        label="Minimum replicas",
+        help_text="0 lets an idle deployment scale to zero.",
+    )
     max_replicas = forms.IntegerField(min_value=1, max_value=100, initial=1, label="Maximum replicas")
-    scaling_metric = forms.ChoiceField(choices=ScalingMetric.choices, initial=ScalingMetric.CONCURRENCY,
-                                       label="Scale on")
-    scaling_target = forms.FloatField(min_value=0.01, initial=4.0, label="Target per replica",
-                                      help_text="Replicas = ceil(observed value / target), within min and max.")
-    scale_up_window_s = forms.IntegerField(min_value=0, max_value=3600, initial=0, label="Scale-up window (s)")
-    scale_down_window_s = forms.IntegerField(min_value=0, max_value=3600, initial=300, label="Scale-down window (s)")
-    idle_timeout_s = forms.IntegerField(min_value=30, max_value=7 * 86400, initial=900, required=False,
-                                        label="Idle time before scale to zero (s)",
-                                        help_text="Counted from the first ready replica. 900 s = 15 minutes.")
-    env = forms.CharField(required=False, label="Environment variables",
-                          widget=forms.Textarea(attrs={"rows": 3, "placeholder": "LOG_LEVEL=info"}),
-                          help_text="NAME=value, one per line.")
+    scaling_metric = forms.ChoiceField(
+        choices=ScalingMetric.choices, initial=ScalingMetric.CONCURRENCY, label="Scale on"
+    )
+    scaling_target = forms.FloatField(
+        min_value=0.01,
+        initial=4.0,
+        label="Target per replica",
+        help_text="Replicas = ceil(observed value / target), within min and max.",
+    )
+    scale_up_window_s = forms.IntegerField(
+        min_value=0, max_value=3600, initial=0, label="Scale-up window (s)"
+    )
+    scale_down_window_s = forms.IntegerField(
+        min_value=0, max_value=3600, initial=300, label="Scale-down window (s)"
+    )
+    idle_timeout_s = forms.IntegerField(
+        min_value=30,
+        max_value=7 * 86400,
+        initial=900,
+        required=False,
+        label="Idle time before scale to zero (s)",
+        help_text="Counted from the first ready replica. 900 s = 15 minutes.",
+    )
+    env = forms.CharField(
+        required=False,
+        label="Environment variables",
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "LOG_LEVEL=info"}),
+        help_text="NAME=value, one per line.",
+    )
 
     def __init__(self, *args, team, partial_url: str = "", **kwargs):
         from deployments.selectors.deployments import target_list_for
@@ -58,17 +89,29 @@ class DeploymentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["artifact"].queryset = artifact_list(team=team).filter(status=ArtifactStatus.READY)
         self.fields["target"].queryset = target_list_for(team=team)
-        if partial_url:  # htmx: the GPU choices and the fit follow the model and target; the idle timeout, the minimum
+        if (
+            partial_url
+        ):  # htmx: the GPU choices and the fit follow the model and target; the idle timeout, the minimum
             # innerHTML into stable containers, and the latest request wins: a swap never lands on a detached element.
-            hardware = {"hx-get": f"{partial_url}?part=hardware", "hx-target": "#hardware", "hx-swap": "innerHTML",
-                        "hx-sync": "#hardware:replace",
-                        "hx-include": "#id_artifact, #id_target, #id_gpu_type, #id_gpu_count, #id_memory_override"}
+            hardware = {
+                "hx-get": f"{partial_url}?part=hardware",
+                "hx-target": "#hardware",
+                "hx-swap": "innerHTML",
+                "hx-sync": "#hardware:replace",
+                "hx-include": "#id_artifact, #id_target, #id_gpu_type, #id_gpu_count, #id_memory_override",
+            }
             for name in ("artifact", "target", "gpu_type"):
                 self.fields[name].widget.attrs.update(hardware)
-            self.fields["min_replicas"].widget.attrs.update({
-                "hx-get": f"{partial_url}?part=scaling", "hx-target": "#idle", "hx-swap": "innerHTML",
-                "hx-sync": "#idle:replace",
-                "hx-trigger": "input changed delay:300ms, change", "hx-include": "#id_min_replicas, #id_idle_timeout_s"})
+            self.fields["min_replicas"].widget.attrs.update(
+                {
+                    "hx-get": f"{partial_url}?part=scaling",
+                    "hx-target": "#idle",
+                    "hx-swap": "innerHTML",
+                    "hx-sync": "#idle:replace",
+                    "hx-trigger": "input changed delay:300ms, change",
+                    "hx-include": "#id_min_replicas, #id_idle_timeout_s",
+                }
+            )
 
     def clean_env(self) -> dict[str, str]:
         env = {}
@@ -77,7 +120,9 @@ class DeploymentForm(forms.Form):
                 continue
             name, sep, value = line.strip().partition("=")
             if not sep or not ENV_NAME.match(name):
-                raise forms.ValidationError(f"Line {number}: write NAME=value with a name of letters, digits and _.")
+                raise forms.ValidationError(
+                    f"Line {number}: write NAME=value with a name of letters, digits and _."
+                )
             env[name] = value
         return env
 
@@ -95,8 +140,13 @@ class ScaleForm(forms.Form):
 
 
 class PinForm(forms.Form):
-    replicas = forms.IntegerField(min_value=0, max_value=100, required=False, label="Pin at",
-                                  help_text="Empty hands the count back to the autoscaler.")
+    replicas = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        label="Pin at",
+        help_text="Empty hands the count back to the autoscaler.",
+    )
 
 
 class RolloutForm(forms.Form):

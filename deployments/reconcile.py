@@ -6,8 +6,8 @@ autoscaler. It holds no lock itself; the task wraps it in the per-deployment loc
 
 import logging
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -59,7 +59,9 @@ def artifact_location(artifact, *, local: bool) -> str:
         for f in artifact.files.all():
             target = partial / f.path
             target.parent.mkdir(parents=True, exist_ok=True)
-            storage.bucket.download_file(storage._normalize_name(f"{artifact.storage_prefix}/{f.path}"), str(target))
+            storage.bucket.download_file(
+                storage._normalize_name(f"{artifact.storage_prefix}/{f.path}"), str(target)
+            )
         partial.rename(cache)
     return str(cache)
 
@@ -79,16 +81,30 @@ def build_spec(deployment: Deployment):
     revision = deployment.current_revision
     artifact = revision.artifact
     return DeploymentSpec(
-        key=deployment.key, team=deployment.team.slug, deployment=deployment.name, revision=revision.number,
-        model_format=artifact.format, model_name=artifact.name,
+        key=deployment.key,
+        team=deployment.team.slug,
+        deployment=deployment.name,
+        revision=revision.number,
+        model_format=artifact.format,
+        model_name=artifact.name,
         model_path=artifact_location(artifact, local=deployment.target.kind == "local"),
-        model_sha256=artifact.sha256, replicas=desired_replicas(deployment),
-        min_replicas=revision.min_replicas, max_replicas=revision.max_replicas, gpu_type=revision.gpu_type,
-        gpu_count=revision.gpu_count, scaling_metric=revision.scaling_metric, scaling_target=revision.scaling_target,
-        scale_up_window_s=revision.scale_up_window_s, scale_down_window_s=revision.scale_down_window_s,
+        model_sha256=artifact.sha256,
+        replicas=desired_replicas(deployment),
+        min_replicas=revision.min_replicas,
+        max_replicas=revision.max_replicas,
+        gpu_type=revision.gpu_type,
+        gpu_count=revision.gpu_count,
+        scaling_metric=revision.scaling_metric,
+        scaling_target=revision.scaling_target,
+        scale_up_window_s=revision.scale_up_window_s,
+        scale_down_window_s=revision.scale_down_window_s,
         env=tuple(sorted(revision.env.items())),
-        labels=(("team", deployment.team.slug), ("deployment", deployment.name),
-                ("revision", str(revision.number)), ("cost-centre", deployment.team.cost_centre))
+        labels=(
+            ("team", deployment.team.slug),
+            ("deployment", deployment.name),
+            ("revision", str(revision.number)),
+            ("cost-centre", deployment.team.cost_centre),
+        )
         + _scaling_labels(deployment),
     )
 
@@ -102,14 +118,18 @@ def _scaling_labels(deployment: Deployment) -> tuple[tuple[str, str], ...]:
     labels: tuple[tuple[str, str], ...] = ()
     if deployment.pinned_replicas is not None:
         labels += (("replicas-pinned", "true"),)
-    quota = namespace_gpu_quota(deployment.team.gpu_quota or {},
-                                [t for t, n in deployment.target.gpu_inventory.items() if n])
+    quota = namespace_gpu_quota(
+        deployment.team.gpu_quota or {}, [t for t, n in deployment.target.gpu_inventory.items() if n]
+    )
     return labels if quota is None else labels + (("gpu-quota", str(quota)),)
 
 
 def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
-    deployment = (Deployment.objects.select_related("team", "target", "current_revision__artifact")
-                  .filter(pk=deployment_id).first())
+    deployment = (
+        Deployment.objects.select_related("team", "target", "current_revision__artifact")
+        .filter(pk=deployment_id)
+        .first()
+    )
     if deployment is None or deployment.status == DeploymentStatus.DELETED:
         return None
     backend = get_backend(deployment.target.config())
@@ -130,32 +150,50 @@ def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
         deployment_mark_failed(deployment_id=deployment.pk, reason=str(exc))
         Deployment.objects.filter(pk=deployment.pk).update(observed_generation=generation)
         return Outcome(DeploymentStatus.FAILED, None)
-    outcome = _record(deployment, observed, generation, template=template, endpoint=backend.endpoint(deployment.key))
+    outcome = _record(
+        deployment, observed, generation, template=template, endpoint=backend.endpoint(deployment.key)
+    )
     floor = getattr(backend, "requeue_floor_seconds", 0.0)
     if outcome.requeue_after is not None and outcome.requeue_after < floor:
         return Outcome(outcome.status, floor)
     return outcome
 
 
-def _status(deployment: Deployment, observed: Observed, replicas: int, template: str) -> tuple[str, str, bool]:
+def _status(
+    deployment: Deployment, observed: Observed, replicas: int, template: str
+) -> tuple[str, str, bool]:
     """(status, message, converged). Replicas count as current when made from this spec's template."""
     revision = deployment.current_revision
     ready = len(observed.ready(template))
     others = [r for r in observed.replicas if r.template != template or r.draining]
     if deployment.desired_state == DesiredState.DELETED:
-        return (DeploymentStatus.DELETED, "Deleted.", True) if not observed.exists else \
-            (DeploymentStatus.DELETING, f"Stopping {len(observed.replicas)} replicas.", False)
+        return (
+            (DeploymentStatus.DELETED, "Deleted.", True)
+            if not observed.exists
+            else (DeploymentStatus.DELETING, f"Stopping {len(observed.replicas)} replicas.", False)
+        )
     if deployment.desired_state == DesiredState.STOPPED:
-        return (DeploymentStatus.STOPPED, "Stopped.", True) if not observed.exists else \
-            (DeploymentStatus.STOPPING, f"Draining {len(observed.replicas)} replicas.", False)
+        return (
+            (DeploymentStatus.STOPPED, "Stopped.", True)
+            if not observed.exists
+            else (DeploymentStatus.STOPPING, f"Draining {len(observed.replicas)} replicas.", False)
+        )
     if replicas == 0:
         if observed.replicas:
             return DeploymentStatus.READY, "Scaling to zero.", False
         return DeploymentStatus.READY, "Scaled to zero: the next request starts a replica.", True
     if ready >= replicas and not others:
-        return DeploymentStatus.READY, f"{ready} of {replicas} replicas ready (revision {revision.number}).", True
+        return (
+            DeploymentStatus.READY,
+            f"{ready} of {replicas} replicas ready (revision {revision.number}).",
+            True,
+        )
     if ready >= replicas:
-        return DeploymentStatus.READY, f"Revision {revision.number} ready; retiring {len(others)} old replicas.", False
+        return (
+            DeploymentStatus.READY,
+            f"Revision {revision.number} ready; retiring {len(others)} old replicas.",
+            False,
+        )
     message = observed.message or f"{ready} of {replicas} replicas of revision {revision.number} ready."
     if others and any(r.ready for r in others):
         return DeploymentStatus.PROVISIONING, f"Rolling out revision {revision.number}: {message}", False
@@ -165,24 +203,35 @@ def _status(deployment: Deployment, observed: Observed, replicas: int, template:
 
 
 @transaction.atomic
-def _record(deployment: Deployment, observed: Observed, generation: int, *, template: str,
-            endpoint: str | None) -> Outcome:
+def _record(
+    deployment: Deployment, observed: Observed, generation: int, *, template: str, endpoint: str | None
+) -> Outcome:
     now = timezone.now()
     crashes = [e for e in observed.events if e.kind == "replica_crashed"]
     for event in observed.events:
-        if event.ongoing and deployment.events.filter(kind=event.kind, created_at__gte=now - ONGOING_EVENT_REPEAT).exists():
+        if (
+            event.ongoing
+            and deployment.events.filter(kind=event.kind, created_at__gte=now - ONGOING_EVENT_REPEAT).exists()
+        ):
             continue  # a standing condition already on the timeline
         event_record(deployment=deployment, kind=event.kind, message=event.message)
     _record_intervals(deployment, observed, now)
     replicas = desired_replicas(deployment)
     status, message, converged = _status(deployment, observed, replicas, template)
-    if crashes and not observed.ready(template) and _crash_count(deployment) >= \
-            CRASHES_BEFORE_FAILED and deployment.desired_state == DesiredState.RUNNING:
+    if (
+        crashes
+        and not observed.ready(template)
+        and _crash_count(deployment) >= CRASHES_BEFORE_FAILED
+        and deployment.desired_state == DesiredState.RUNNING
+    ):
         status, message, converged = DeploymentStatus.FAILED, crashes[-1].message, True
     fields = {
-        "status": status, "status_message": message[:1000], "ready_replicas": len(observed.ready()),
+        "status": status,
+        "status_message": message[:1000],
+        "ready_replicas": len(observed.ready()),
         "serving_urls": observed.serving_urls(),
-        "endpoint_url": endpoint or f"{settings.GATEWAY_PUBLIC_URL}/endpoints/{deployment.team.slug}/{deployment.name}",
+        "endpoint_url": endpoint
+        or f"{settings.GATEWAY_PUBLIC_URL}/endpoints/{deployment.team.slug}/{deployment.name}",
     }
     if converged or status == DeploymentStatus.FAILED:
         fields["observed_generation"] = generation
@@ -195,8 +244,9 @@ def _record(deployment: Deployment, observed: Observed, generation: int, *, temp
         transaction.on_commit(publish_routes)
     if converged:
         return Outcome(status, None)
-    starting = any(not r.ready and r.started_at > now.timestamp() - STARTING_WINDOW_SECONDS
-                   for r in observed.replicas)
+    starting = any(
+        not r.ready and r.started_at > now.timestamp() - STARTING_WINDOW_SECONDS for r in observed.replicas
+    )
     return Outcome(status, STARTING_REQUEUE_SECONDS if starting else REQUEUE_SECONDS)
 
 
@@ -204,7 +254,9 @@ def _crash_count(deployment: Deployment) -> int:
     """Crashes since the current revision was made, if none of its replicas was ever ready since."""
     since = deployment.current_revision.created_at
     ready_since = deployment.events.filter(kind="status_ready", created_at__gte=since).exists()
-    return 0 if ready_since else deployment.events.filter(kind="replica_crashed", created_at__gte=since).count()
+    return (
+        0 if ready_since else deployment.events.filter(kind="replica_crashed", created_at__gte=since).count()
+    )
 
 
 def _record_intervals(deployment: Deployment, observed: Observed, now: datetime) -> None:
@@ -212,27 +264,37 @@ def _record_intervals(deployment: Deployment, observed: Observed, now: datetime)
     billing meters from."""
     gpu_type, gpu_count = deployment.current_revision.gpu_type, deployment.current_revision.gpu_count
     seen = {r.id: r for r in observed.replicas}
-    open_ids = set(ReplicaInterval.objects.filter(deployment=deployment, ended_at__isnull=True)
-                   .values_list("replica_id", flat=True))
+    open_ids = set(
+        ReplicaInterval.objects.filter(deployment=deployment, ended_at__isnull=True).values_list(
+            "replica_id", flat=True
+        )
+    )
     for replica_id, replica in seen.items():
         if replica_id in open_ids:
             continue
         started = datetime.fromtimestamp(replica.started_at, tz=UTC) if replica.started_at else now
         ReplicaInterval.objects.get_or_create(
-            deployment=deployment, replica_id=replica_id,
-            defaults={"revision": replica.revision, "gpu_type": gpu_type, "gpu_count": gpu_count,
-                      "started_at": started},
+            deployment=deployment,
+            replica_id=replica_id,
+            defaults={
+                "revision": replica.revision,
+                "gpu_type": gpu_type,
+                "gpu_count": gpu_count,
+                "started_at": started,
+            },
         )
     gone = open_ids - set(seen)
     if gone:
-        ReplicaInterval.objects.filter(deployment=deployment, replica_id__in=gone, ended_at__isnull=True).update(
-            ended_at=now)
+        ReplicaInterval.objects.filter(
+            deployment=deployment, replica_id__in=gone, ended_at__isnull=True
+        ).update(ended_at=now)
 
 
 def route_table() -> dict:
     table = {}
-    live = (Deployment.objects.exclude(status=DeploymentStatus.DELETED)
-            .select_related("team", "current_revision"))
+    live = Deployment.objects.exclude(status=DeploymentStatus.DELETED).select_related(
+        "team", "current_revision"
+    )
     for d in live:
         running = d.desired_state == DesiredState.RUNNING
         table[f"{d.team.slug}/{d.name}"] = {
@@ -262,14 +324,18 @@ def needs_reconcile(deployment: Deployment, observed: Observed | None) -> bool:
     are exactly what its spec wants."""
     if deployment.desired_state != DesiredState.RUNNING or observed is None:
         return deployment.status not in (DeploymentStatus.STOPPED, DeploymentStatus.DELETED) or bool(
-            observed and observed.exists)
+            observed and observed.exists
+        )
     if deployment.status != DeploymentStatus.READY or deployment.observed_generation != deployment.generation:
         return True
     wanted = desired_replicas(deployment)
     template = build_spec(deployment).template_hash
     current = observed.ready(template)
-    return len(current) != wanted or len(observed.replicas) != wanted or sorted(
-        r.url for r in current) != sorted(deployment.serving_urls)
+    return (
+        len(current) != wanted
+        or len(observed.replicas) != wanted
+        or sorted(r.url for r in current) != sorted(deployment.serving_urls)
+    )
 
 
 def sweep_plan() -> list[int]:
@@ -277,8 +343,9 @@ def sweep_plan() -> list[int]:
     (Kubernetes: a few list calls per sweep) are asked once per target, and only deployments that
     are not settled get a reconcile; the others are reconciled each sweep, which is how drift
     (a crashed local replica) is found."""
-    live = (Deployment.objects.exclude(status=DeploymentStatus.DELETED)
-            .select_related("team", "target", "current_revision__artifact"))
+    live = Deployment.objects.exclude(status=DeploymentStatus.DELETED).select_related(
+        "team", "target", "current_revision__artifact"
+    )
     by_target: dict[int, list[Deployment]] = {}
     for deployment in live:
         by_target.setdefault(deployment.target_id, []).append(deployment)

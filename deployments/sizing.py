@@ -52,7 +52,9 @@ class SizingRow:
     cheapest: Fit | None
 
 
-def kv_cache_bytes(*, layers: int, kv_heads: int, head_dim: int, tokens: int, kv_bytes: int = KV_BYTES) -> int:
+def kv_cache_bytes(
+    *, layers: int, kv_heads: int, head_dim: int, tokens: int, kv_bytes: int = KV_BYTES
+) -> int:
     return 2 * layers * kv_heads * head_dim * kv_bytes * tokens
 
 
@@ -111,11 +113,26 @@ def sizing_table(
     rows = []
     for precision in precisions:
         weights, kv, overhead, total = size_replica(
-            parameters=parameters, precision=precision, layers=facts.get("num_layers"),
-            kv_heads=facts.get("num_key_value_heads"), head_dim=facts.get("head_dim"),
-            context=context, concurrency=concurrency,
+            parameters=parameters,
+            precision=precision,
+            layers=facts.get("num_layers"),
+            kv_heads=facts.get("num_key_value_heads"),
+            head_dim=facts.get("head_dim"),
+            context=context,
+            concurrency=concurrency,
         )
-        fit = cheapest_fit(total, offers, precision=precision, attention_heads=facts.get("num_attention_heads"))
-        rows.append(SizingRow(precision, PRECISION_LABELS[precision], round(weights, 6), round(kv, 6),
-                              round(overhead, 6), round(total, 6), fit))
+        fit = cheapest_fit(
+            total, offers, precision=precision, attention_heads=facts.get("num_attention_heads")
+        )
+        rows.append(
+            SizingRow(
+                precision,
+                PRECISION_LABELS[precision],
+                round(weights, 6),
+                round(kv, 6),
+                round(overhead, 6),
+                round(total, 6),
+                fit,
+            )
+        )
     return rows

@@ -14,9 +14,20 @@ INLINE_VALUES = 64
 
 # ONNX TensorProto element types -> Open Inference Protocol (V2) datatypes.
 ONNX_TO_V2 = {
-    "FLOAT": "FP32", "DOUBLE": "FP64", "FLOAT16": "FP16", "BFLOAT16": "BF16", "BOOL": "BOOL", "STRING": "BYTES",
-    "INT8": "INT8", "INT16": "INT16", "INT32": "INT32", "INT64": "INT64",
-    "UINT8": "UINT8", "UINT16": "UINT16", "UINT32": "UINT32", "UINT64": "UINT64",
+    "FLOAT": "FP32",
+    "DOUBLE": "FP64",
+    "FLOAT16": "FP16",
+    "BFLOAT16": "BF16",
+    "BOOL": "BOOL",
+    "STRING": "BYTES",
+    "INT8": "INT8",
+    "INT16": "INT16",
+    "INT32": "INT32",
+    "INT64": "INT64",
+    "UINT8": "UINT8",
+    "UINT16": "UINT16",
+    "UINT32": "UINT32",
+    "UINT64": "UINT64",
 }
 
 
@@ -39,21 +50,30 @@ class V2Input:
 
     @property
     def zero(self):
-        return {"BOOL": False, "BYTES": ""}.get(self.datatype, 0.0 if self.datatype.startswith(("FP", "BF")) else 0)
+        return {"BOOL": False, "BYTES": ""}.get(
+            self.datatype, 0.0 if self.datatype.startswith(("FP", "BF")) else 0
+        )
 
 
 def v2_inputs(inspection: dict) -> list[V2Input]:
     """The model's inputs as V2 tensors: ONNX types mapped, symbolic or unknown dimensions set to 1."""
     return [
-        V2Input(name=t["name"], datatype=ONNX_TO_V2.get(t.get("datatype", ""), t.get("datatype", "")),
-                shape=tuple(d if isinstance(d, int) and d > 0 else 1 for d in t.get("shape") or []))
+        V2Input(
+            name=t["name"],
+            datatype=ONNX_TO_V2.get(t.get("datatype", ""), t.get("datatype", "")),
+            shape=tuple(d if isinstance(d, int) and d > 0 else 1 for d in t.get("shape") or []),
+        )
         for t in inspection.get("inputs", [])
     ]
 
 
 def v2_body(inputs: list[V2Input]) -> dict:
-    return {"inputs": [{"name": i.name, "shape": list(i.shape), "datatype": i.datatype, "data": [i.zero] * i.count}
-                       for i in inputs]}
+    return {
+        "inputs": [
+            {"name": i.name, "shape": list(i.shape), "datatype": i.datatype, "data": [i.zero] * i.count}
+            for i in inputs
+        ]
+    }
 
 
 def model_kind(artifact) -> str:
@@ -70,9 +90,11 @@ def model_kind(artifact) -> str:
 
 
 def _curl(url: str, body_json: str | None = None, body_program: str | None = None) -> str:
-    lines = [f"curl -sS -X POST {shlex.quote(url)}",
-             f'  -H "Authorization: Bearer ${TOKEN_ENV}"',
-             "  -H 'Content-Type: application/json'"]
+    lines = [
+        f"curl -sS -X POST {shlex.quote(url)}",
+        f'  -H "Authorization: Bearer ${TOKEN_ENV}"',
+        "  -H 'Content-Type: application/json'",
+    ]
     if body_program is not None:
         lines.append("  --data-binary @-")
         return f"python3 -c {shlex.quote(body_program)} |\n" + " \\\n".join(lines)
@@ -85,8 +107,11 @@ def _py_literal(value) -> str:
 
 
 def _py_inputs(inputs: list[V2Input], *, one_line: bool = False) -> str:
-    rows = [f'{{"name": {json.dumps(i.name)}, "shape": {list(i.shape)}, "datatype": {json.dumps(i.datatype)}, '
-            f'"data": [{_py_literal(i.zero)}] * {i.count}}}' for i in inputs]
+    rows = [
+        f'{{"name": {json.dumps(i.name)}, "shape": {list(i.shape)}, "datatype": {json.dumps(i.datatype)}, '
+        f'"data": [{_py_literal(i.zero)}] * {i.count}}}'
+        for i in inputs
+    ]
     if one_line:
         return "[" + ", ".join(rows) + "]"
     return "[\n" + "".join(f"        {row},\n" for row in rows) + "    ]"
@@ -119,9 +144,12 @@ def deployment_snippets(*, artifact, endpoint: str) -> list[Snippet]:
         else:
             program = f'import json; print(json.dumps({{"inputs": {_py_inputs(inputs, one_line=True)}}}))'
             curl = _curl(url, body_program=program)
-        python = _python(url, f'{{"inputs": {_py_inputs(inputs)}}}',
-                         'for output in response.json()["outputs"]:\n    print(output["name"], output["shape"], '
-                         'output["data"])')
+        python = _python(
+            url,
+            f'{{"inputs": {_py_inputs(inputs)}}}',
+            'for output in response.json()["outputs"]:\n    print(output["name"], output["shape"], '
+            'output["data"])',
+        )
         return [Snippet("curl", "curl", curl), Snippet("python", "Python (httpx)", python)]
     if kind == "generate":
         body = {"model": name, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 64}
@@ -137,13 +165,18 @@ def deployment_snippets(*, artifact, endpoint: str) -> list[Snippet]:
             ")\n"
             "print(reply.choices[0].message.content)\n"
         )
-        return [Snippet("curl", "curl", _curl(url, body_json=json.dumps(body))),
-                Snippet("python", "Python (httpx)", python), Snippet("openai", "OpenAI SDK", openai)]
+        return [
+            Snippet("curl", "curl", _curl(url, body_json=json.dumps(body))),
+            Snippet("python", "Python (httpx)", python),
+            Snippet("openai", "OpenAI SDK", openai),
+        ]
     if kind == "classify":
         body, url = {"model": name, "input": "This product works well."}, f"{endpoint}/v1/classifications"
         handle = 'for row in response.json()["data"]:\n    print(row["label"], row["score"])'
     else:
         body, url = {"model": name, "input": "A sentence to embed."}, f"{endpoint}/v1/embeddings"
         handle = 'print(len(response.json()["data"][0]["embedding"]), "dimensions")'
-    return [Snippet("curl", "curl", _curl(url, body_json=json.dumps(body))),
-            Snippet("python", "Python (httpx)", _python(url, json.dumps(body), handle))]
+    return [
+        Snippet("curl", "curl", _curl(url, body_json=json.dumps(body))),
+        Snippet("python", "Python (httpx)", _python(url, json.dumps(body), handle)),
+    ]

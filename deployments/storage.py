@@ -111,7 +111,9 @@ def s3_head(uri: str) -> list[tuple[str, int]]:
     import boto3
 
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    client = boto3.client("s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region_name=settings.AWS_S3_REGION_NAME)
+    client = boto3.client(
+        "s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region_name=settings.AWS_S3_REGION_NAME
+    )
     found: list[tuple[str, int]] = []
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=key):

@@ -29,7 +29,12 @@ def model_list(request, slug):
     filterset = ModelArtifactFilter(request.GET or None, queryset=artifact_list(team=team))
     artifacts = filterset.qs if filterset.is_bound and filterset.is_valid() else artifact_list(team=team)
     page = Paginator(artifacts, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"team": team, "filter": filterset, "page": page, "can_manage": role_allows(role, Action.MODEL_MANAGE)}
+    context = {
+        "team": team,
+        "filter": filterset,
+        "page": page,
+        "can_manage": role_allows(role, Action.MODEL_MANAGE),
+    }
     template = "deployments/models/_table.html" if htmx_partial(request) else "deployments/models/list.html"
     return render(request, template, context)
 
@@ -42,15 +47,32 @@ def model_upload(request, slug):
         try:
             artifact = artifact_register_uri(team=team, actor=request.user, **register.cleaned_data)
         except ApplicationError as exc:
-            register.add_error("source_uri" if exc.extra.get("field") == "source_uri" else "name", exc.message)
-            audit_record(actor=request.user, action="model.register_uri", resource_type="model_artifact", team=team,
-                         parameters=register.cleaned_data, result=AuditResult.FAILURE, error=exc.message)
+            register.add_error(
+                "source_uri" if exc.extra.get("field") == "source_uri" else "name", exc.message
+            )
+            audit_record(
+                actor=request.user,
+                action="model.register_uri",
+                resource_type="model_artifact",
+                team=team,
+                parameters=register.cleaned_data,
+                result=AuditResult.FAILURE,
+                error=exc.message,
+            )
         else:
-            messages.success(request, f"{artifact.name} v{artifact.version} registered; inspection has started.")
+            messages.success(
+                request, f"{artifact.name} v{artifact.version} registered; inspection has started."
+            )
             return redirect("model-detail", slug=slug, pk=artifact.pk)
-    return render(request, "deployments/models/upload.html", {
-        "team": team, "register": register, "formats": ArtifactFormat.choices,
-    })
+    return render(
+        request,
+        "deployments/models/upload.html",
+        {
+            "team": team,
+            "register": register,
+            "formats": ArtifactFormat.choices,
+        },
+    )
 
 
 @login_required
@@ -71,7 +93,9 @@ def model_detail(request, slug, pk):
     }
     if htmx_partial(request):
         part = request.GET.get("part", "status")
-        return render(request, f"deployments/models/_{'sizing' if part == 'sizing' else 'status'}.html", context)
+        return render(
+            request, f"deployments/models/_{'sizing' if part == 'sizing' else 'status'}.html", context
+        )
     return render(request, "deployments/models/detail.html", context)
 
 

@@ -38,7 +38,12 @@ from deployments.snippets import TOKEN_ENV, deployment_snippets
 
 EVENTS_SHOWN = 50
 # Statuses the reconciler rests in; the pages stop polling once one is reached for the current generation.
-SETTLED = {DeploymentStatus.READY, DeploymentStatus.FAILED, DeploymentStatus.STOPPED, DeploymentStatus.DELETED}
+SETTLED = {
+    DeploymentStatus.READY,
+    DeploymentStatus.FAILED,
+    DeploymentStatus.STOPPED,
+    DeploymentStatus.DELETED,
+}
 
 
 def converged(deployment: Deployment) -> bool:
@@ -47,7 +52,10 @@ def converged(deployment: Deployment) -> bool:
 
 def endpoint_of(deployment: Deployment) -> str:
     """The URL the reconciler publishes; before its first pass, the gateway address it will use."""
-    return deployment.endpoint_url or f"{settings.GATEWAY_PUBLIC_URL}/endpoints/{deployment.team.slug}/{deployment.name}"
+    return (
+        deployment.endpoint_url
+        or f"{settings.GATEWAY_PUBLIC_URL}/endpoints/{deployment.team.slug}/{deployment.name}"
+    )
 
 
 @login_required
@@ -65,7 +73,11 @@ def deployment_list_view(request, slug):
     if not deployments:
         context["has_ready_model"] = artifact_list(team=team).filter(status=ArtifactStatus.READY).exists()
         context["has_target"] = target_list_for(team=team).exists()
-    template = "deployments/deployments/_table.html" if htmx_partial(request) else "deployments/deployments/list.html"
+    template = (
+        "deployments/deployments/_table.html"
+        if htmx_partial(request)
+        else "deployments/deployments/list.html"
+    )
     return render(request, template, context)
 
 
@@ -79,14 +91,21 @@ def _wizard_context(form: DeploymentForm) -> dict:
     fit = target_fit(artifact=artifact, target=target) if artifact and target else None
     if target is not None:
         offered = [(slug, count) for slug, count in sorted(target.gpu_inventory.items()) if count]
-        choices = [("", "CPU only")] + [(slug, f"{slug} ({count} on {target.name})") for slug, count in offered]
+        choices = [("", "CPU only")] + [
+            (slug, f"{slug} ({count} on {target.name})") for slug, count in offered
+        ]
         if not offered:
             choices = [("", "CPU (this target has no GPUs)")]
         form.fields["gpu_type"].widget.choices = choices
     else:
         form.fields["gpu_type"].widget.choices = [("", "Choose a target first")]
-    return {"fit": fit, "chosen_artifact": artifact, "chosen_target": target, "chosen_gpu": gpu_type,
-            "scale_to_zero": str(values.get("min_replicas", form.fields["min_replicas"].initial)) == "0"}
+    return {
+        "fit": fit,
+        "chosen_artifact": artifact,
+        "chosen_target": target,
+        "chosen_gpu": gpu_type,
+        "scale_to_zero": str(values.get("min_replicas", form.fields["min_replicas"].initial)) == "0",
+    }
 
 
 def _pick(queryset, value):
@@ -107,8 +126,11 @@ def deployment_new(request, slug):
         elif request.GET.get("gpu_count") in (None, "", "0"):
             form.initial["gpu_count"] = 1
         part = "scaling" if request.GET.get("part") == "scaling" else "hardware"
-        return render(request, f"deployments/deployments/_wizard_{part}.html",
-                      {"team": team, "form": form, **_wizard_context(form)})
+        return render(
+            request,
+            f"deployments/deployments/_wizard_{part}.html",
+            {"team": team, "form": form, **_wizard_context(form)},
+        )
     initial = {}
     if request.GET.get("model"):
         initial["artifact"] = request.GET["model"]
@@ -117,17 +139,34 @@ def deployment_new(request, slug):
         options = form.service_options()
         name, target, artifact = options.pop("name"), options.pop("target"), options.pop("artifact")
         try:
-            deployment = deployment_create(team=team, actor=request.user, name=name, target=target,
-                                           artifact=artifact, **options)
+            deployment = deployment_create(
+                team=team, actor=request.user, name=name, target=target, artifact=artifact, **options
+            )
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="deployment.create", resource_type="deployment", team=team,
-                     parameters={"name": name, "target": target.name, "artifact": f"{artifact.name} v{artifact.version}",
-                                 **options})
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="deployment.create",
+                resource_type="deployment",
+                team=team,
+                parameters={
+                    "name": name,
+                    "target": target.name,
+                    "artifact": f"{artifact.name} v{artifact.version}",
+                    **options,
+                },
+            )
         else:
             messages.success(request, f"Deployment {deployment.name} created; the reconciler is starting it.")
             return redirect("deployment-detail", slug=slug, pk=deployment.pk)
-    context = {"team": team, "form": form, "has_ready_model": form.fields["artifact"].queryset.exists(),
-               "has_target": form.fields["target"].queryset.exists(), **_wizard_context(form)}
+    context = {
+        "team": team,
+        "form": form,
+        "has_ready_model": form.fields["artifact"].queryset.exists(),
+        "has_target": form.fields["target"].queryset.exists(),
+        **_wizard_context(form),
+    }
     return render(request, "deployments/deployments/new.html", context)
 
 
@@ -148,23 +187,29 @@ def deployment_detail(request, slug, pk):
     if htmx_partial(request):
         return render(request, "deployments/deployments/_live.html", context)
     live = deployment.status != DeploymentStatus.DELETED and deployment.desired_state != DesiredState.DELETED
-    context.update({
-        "can_manage": role_allows(role, Action.MODEL_MANAGE) and live,
-        "revisions": deployment.revisions.select_related("artifact", "created_by").order_by("-number"),
-        "snippets": deployment_snippets(artifact=revision.artifact, endpoint=endpoint_of(deployment)),
-        "token_env": TOKEN_ENV,
-        "token_url": f"{reverse('tokens', args=[team.slug])}?scope={Scope.INVOKE}",
-        "scale_form": ScaleForm(initial={"min_replicas": revision.min_replicas,
-                                         "max_replicas": revision.max_replicas}),
-        "pin_form": PinForm(initial={"replicas": deployment.pinned_replicas}),
-        "rollout_form": RolloutForm(team=team, initial={"artifact": revision.artifact_id}),
-    })
+    context.update(
+        {
+            "can_manage": role_allows(role, Action.MODEL_MANAGE) and live,
+            "revisions": deployment.revisions.select_related("artifact", "created_by").order_by("-number"),
+            "snippets": deployment_snippets(artifact=revision.artifact, endpoint=endpoint_of(deployment)),
+            "token_env": TOKEN_ENV,
+            "token_url": f"{reverse('tokens', args=[team.slug])}?scope={Scope.INVOKE}",
+            "scale_form": ScaleForm(
+                initial={"min_replicas": revision.min_replicas, "max_replicas": revision.max_replicas}
+            ),
+            "pin_form": PinForm(initial={"replicas": deployment.pinned_replicas}),
+            "rollout_form": RolloutForm(team=team, initial={"artifact": revision.artifact_id}),
+        }
+    )
     return render(request, "deployments/deployments/detail.html", context)
 
 
 # action -> (audit action of the service, success message)
 _ACTIONS = {
-    "rollout": ("deployment.updated", "Rolling out revision {revision}: new replicas start, then the old ones drain."),
+    "rollout": (
+        "deployment.updated",
+        "Rolling out revision {revision}: new replicas start, then the old ones drain.",
+    ),
     "scale": ("deployment.scaled", "Scaled: revision {revision} rolls out."),
     "pin": ("deployment.pin", "Pinned at {pinned} replicas; the autoscaler waits."),
     "unpin": ("deployment.pin", "Unpinned; the autoscaler decides again."),
@@ -184,7 +229,9 @@ def _run_action(action: str, deployment: Deployment, actor, post) -> Deployment:
         bound = form(post, team=deployment.team) if form is RolloutForm else form(post)
         if not bound.is_valid():
             field, errors = next(iter(bound.errors.items()))
-            raise ApplicationError(f"{bound.fields[field].label or field}: {' '.join(errors)}", extra={"field": field})
+            raise ApplicationError(
+                f"{bound.fields[field].label or field}: {' '.join(errors)}", extra={"field": field}
+            )
         data = bound.cleaned_data
     if action == "rollout":
         return deployment_update(deployment=deployment, actor=actor, artifact=data["artifact"])
@@ -192,7 +239,9 @@ def _run_action(action: str, deployment: Deployment, actor, post) -> Deployment:
         return deployment_scale(deployment=deployment, actor=actor, **data)
     if action == "pin":
         if data["replicas"] is None:
-            raise ApplicationError("Give a replica count to pin at, or use Unpin.", extra={"field": "replicas"})
+            raise ApplicationError(
+                "Give a replica count to pin at, or use Unpin.", extra={"field": "replicas"}
+            )
         return deployment_pin(deployment=deployment, actor=actor, replicas=data["replicas"])
     if action == "unpin":
         return deployment_pin(deployment=deployment, actor=actor, replicas=None)
@@ -214,13 +263,22 @@ def deployment_action(request, slug, pk, action):
         _run_action(action, deployment, request.user, request.POST)
     except ApplicationError as exc:
         given = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-        audit_record(actor=request.user, action=audit_action, resource_type="deployment", resource_id=deployment.pk,
-                     team=team, parameters={"name": deployment.name, **given}, result=AuditResult.FAILURE,
-                     error=exc.message)
+        audit_record(
+            actor=request.user,
+            action=audit_action,
+            resource_type="deployment",
+            resource_id=deployment.pk,
+            team=team,
+            parameters={"name": deployment.name, **given},
+            result=AuditResult.FAILURE,
+            error=exc.message,
+        )
         messages.error(request, exc.message)
         return redirect("deployment-detail", slug=slug, pk=pk)
     updated = deployment_get(team=team, deployment_id=pk)
-    messages.success(request, message.format(revision=updated.current_revision.number, pinned=updated.pinned_replicas))
+    messages.success(
+        request, message.format(revision=updated.current_revision.number, pinned=updated.pinned_replicas)
+    )
     if action == "delete":
         return redirect("deployment-list", slug=slug)
     return redirect("deployment-detail", slug=slug, pk=pk)

@@ -24,7 +24,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -67,21 +67,36 @@ def parse_introspection(body: object) -> TokenInfo:
         except ValueError:
             return INACTIVE
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            parsed = parsed.replace(tzinfo=UTC)
         expires_at = parsed.timestamp()
-    return TokenInfo(active=True, token_id=token_id if isinstance(token_id, int) else None, team=team,
-                     scopes=frozenset(s for s in scopes if isinstance(s, str)), expires_at=expires_at)
+    return TokenInfo(
+        active=True,
+        token_id=token_id if isinstance(token_id, int) else None,
+        team=team,
+        scopes=frozenset(s for s in scopes if isinstance(s, str)),
+        expires_at=expires_at,
+    )
 
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise ApiError(401, "unauthenticated", "missing Authorization header; send 'Authorization: Bearer <token>'",
-                       field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "missing Authorization header; send 'Authorization: Bearer <token>'",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'",
-                       field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "the Authorization header must be 'Bearer <token>'",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return token
 
 
@@ -92,25 +107,37 @@ def authorize(info: TokenInfo, team: str, deployment: str, *, now: float | None 
     reveals which deployments other teams have.
     """
     if not info.is_live(time.time() if now is None else now):
-        raise ApiError(401, "invalid_token", "the bearer token is invalid, expired or revoked",
-                       field="Authorization", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise ApiError(
+            401,
+            "invalid_token",
+            "the bearer token is invalid, expired or revoked",
+            field="Authorization",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     if info.team != team:
         raise not_found(team, deployment)
     if INVOKE_SCOPE not in info.scopes:
-        raise ApiError(403, "insufficient_scope", f"the token lacks the '{INVOKE_SCOPE}' scope",
-                       field="Authorization",
-                       headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{INVOKE_SCOPE}"'})
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"the token lacks the '{INVOKE_SCOPE}' scope",
+            field="Authorization",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{INVOKE_SCOPE}"'},
+        )
 
 
 def not_found(team: str, deployment: str) -> ApiError:
-    return ApiError(404, "deployment_not_found", f"no deployment '{deployment}' in team '{team}'", field="deployment")
+    return ApiError(
+        404, "deployment_not_found", f"no deployment '{deployment}' in team '{team}'", field="deployment"
+    )
 
 
 class Introspector:
     """Cached, single-flight token introspection against the control plane."""
 
-    def __init__(self, client: httpx.AsyncClient, *, controlplane_url: str, shared_secret: str,
-                 cache_seconds: float) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, controlplane_url: str, shared_secret: str, cache_seconds: float
+    ) -> None:
         self._client = client
         self._url = controlplane_url.rstrip("/") + INTROSPECT_PATH
         self._headers = {"X-Gateway-Secret": shared_secret}
@@ -145,16 +172,25 @@ class Introspector:
 
     async def _ask(self, token: str) -> TokenInfo:
         try:
-            response = await self._client.post(self._url, json={"token": token}, headers=self._headers, timeout=5.0)
+            response = await self._client.post(
+                self._url, json={"token": token}, headers=self._headers, timeout=5.0
+            )
         except httpx.HTTPError as exc:
             logger.warning("serving.auth.introspect_failed", extra={"error": repr(exc)})
-            raise ApiError(503, "auth_unavailable", "the control plane could not be reached to check the token",
-                           headers={"Retry-After": "2"}) from None
+            raise ApiError(
+                503,
+                "auth_unavailable",
+                "the control plane could not be reached to check the token",
+                headers={"Retry-After": "2"},
+            ) from None
         if response.status_code != 200:
             logger.warning("serving.auth.introspect_status", extra={"status": response.status_code})
-            raise ApiError(503, "auth_unavailable",
-                           f"token introspection answered {response.status_code}; cannot check the token",
-                           headers={"Retry-After": "2"})
+            raise ApiError(
+                503,
+                "auth_unavailable",
+                f"token introspection answered {response.status_code}; cannot check the token",
+                headers={"Retry-After": "2"},
+            )
         try:
             return parse_introspection(response.json())
         except ValueError:

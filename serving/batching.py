@@ -44,9 +44,17 @@ class DynamicBatcher:
     stacked while the previous one is in onnxruntime, which releases the GIL.
     """
 
-    def __init__(self, run: RunFn, *, executor: Executor, max_batch_size: int = 32, window_s: float = 0.005,
-                 concurrency: int = 2, max_queue: int = 1024,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        run: RunFn,
+        *,
+        executor: Executor,
+        max_batch_size: int = 32,
+        window_s: float = 0.005,
+        concurrency: int = 2,
+        max_queue: int = 1024,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self._run, self._executor = run, executor
         self.max_batch_size, self.window_s, self.max_queue = max_batch_size, window_s, max_queue
         self._on_batch = on_batch
@@ -73,11 +81,19 @@ class DynamicBatcher:
     async def submit(self, feeds: Feeds) -> Feeds:
         rows = {a.shape[0] for a in feeds.values()}
         if len(rows) != 1:
-            raise ApiError(400, "invalid_input", f"inputs disagree on the batch (first) dimension: {sorted(rows)}",
-                           field=sorted(feeds)[0])
+            raise ApiError(
+                400,
+                "invalid_input",
+                f"inputs disagree on the batch (first) dimension: {sorted(rows)}",
+                field=sorted(feeds)[0],
+            )
         if len(self._pending) >= self.max_queue:
-            raise ApiError(503, "overloaded", f"{len(self._pending)} requests are already waiting; retry shortly",
-                           headers={"Retry-After": "1"})
+            raise ApiError(
+                503,
+                "overloaded",
+                f"{len(self._pending)} requests are already waiting; retry shortly",
+                headers={"Retry-After": "1"},
+            )
         loop = asyncio.get_running_loop()
         item = _Item(signature(feeds), feeds, rows.pop(), loop.time(), loop.create_future())
         self._pending.append(item)
@@ -157,7 +173,9 @@ class DynamicBatcher:
                 return
             bad = [name for name, a in outputs.items() if a.ndim == 0 or a.shape[0] != total]
             if bad and len(live) > 1:
-                error = RuntimeError(f"output '{bad[0]}' does not keep the batch dimension; cannot split the batch")
+                error = RuntimeError(
+                    f"output '{bad[0]}' does not keep the batch dimension; cannot split the batch"
+                )
                 for item in live:
                     if not item.future.done():
                         item.future.set_exception(error)
@@ -166,7 +184,9 @@ class DynamicBatcher:
             for item in live:
                 if not item.future.done():
                     item.future.set_result(
-                        outputs if len(live) == 1 else {n: a[offset:offset + item.rows] for n, a in outputs.items()}
+                        outputs
+                        if len(live) == 1
+                        else {n: a[offset : offset + item.rows] for n, a in outputs.items()}
                     )
                 offset += item.rows
         finally:

@@ -12,8 +12,15 @@ from starlette.responses import JSONResponse
 class ApiError(Exception):
     """Raised anywhere below an endpoint; turned into a JSON error response by :func:`error_response`."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field, self.headers = status, code, message, field, headers
 
@@ -25,8 +32,9 @@ def error_body(code: str, message: str, field: str | None = None) -> dict:
     return {"error": error}
 
 
-def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, *, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(error_body(code, message, field), status_code=status, headers=headers)
 
 

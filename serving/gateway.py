@@ -36,15 +36,27 @@ from serving.config import GatewaySettings, gateway_settings, uvicorn_options
 from serving.errors import EXCEPTION_HANDLERS, ApiError, error_response
 from serving.metering import Meter, UsageSniffer
 from serving.metrics import LATENCY_BUCKETS, metrics_endpoint
-from serving.routing import HealthChecker, Replica, Route as DeploymentRoute, RouteTable, RouteWatcher
+from serving.routing import HealthChecker, Replica, RouteTable, RouteWatcher
+from serving.routing import Route as DeploymentRoute
 from serving.store import Store, open_store
 
 logger = logging.getLogger("serving.gateway")
 
 WAKE_PATH = "/api/v1/internal/deployments/wake"
 # RFC 9110 hop-by-hop headers, plus ones the gateway sets itself.
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-                         "trailers", "transfer-encoding", "upgrade"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 _DROP_REQUEST = _HOP_BY_HOP | {"host", "authorization", "content-length"}
 _DROP_RESPONSE_BYTES = frozenset(h.encode() for h in _HOP_BY_HOP | {"server", "date"})
 # Methods that may be sent again after the replica died mid-request (RFC 9110 idempotent).
@@ -57,20 +69,41 @@ _BUFFER_LIMIT = 256 * 1024
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         labels = ["team", "deployment"]
-        self.requests = Counter("gateway_requests_total", "Authorized requests by deployment and status",
-                                [*labels, "status"], registry=registry)
-        self.latency = Histogram("gateway_request_duration_seconds", "Request latency to the last byte",
-                                 labels, buckets=LATENCY_BUCKETS, registry=registry)
-        self.tokens = Counter("gateway_tokens_total", "Tokens from the OpenAI usage field",
-                              [*labels, "direction"], registry=registry)
+        self.requests = Counter(
+            "gateway_requests_total",
+            "Authorized requests by deployment and status",
+            [*labels, "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "gateway_request_duration_seconds",
+            "Request latency to the last byte",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "gateway_tokens_total",
+            "Tokens from the OpenAI usage field",
+            [*labels, "direction"],
+            registry=registry,
+        )
         self.bytes = Counter("gateway_bytes_total", "Body bytes", [*labels, "direction"], registry=registry)
-        self.denied = Counter("gateway_auth_denied_total", "Requests refused before routing", ["status"],
-                              registry=registry)
-        self.upstream_errors = Counter("gateway_upstream_errors_total", "Failed attempts to reach a replica",
-                                       ["reason"], registry=registry)
-        self.retries = Counter("gateway_retries_total", "Requests sent again to another replica", registry=registry)
-        self.cold_starts = Counter("gateway_cold_starts_total", "Wake-ups asked of the control plane", labels,
-                                   registry=registry)
+        self.denied = Counter(
+            "gateway_auth_denied_total", "Requests refused before routing", ["status"], registry=registry
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors_total",
+            "Failed attempts to reach a replica",
+            ["reason"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "gateway_retries_total", "Requests sent again to another replica", registry=registry
+        )
+        self.cold_starts = Counter(
+            "gateway_cold_starts_total", "Wake-ups asked of the control plane", labels, registry=registry
+        )
         self.in_flight = Gauge("gateway_requests_in_flight", "Requests being proxied", registry=registry)
         self._children: dict[tuple[str, str], tuple] = {}
 
@@ -79,9 +112,13 @@ class GatewayMetrics:
         per call, and the hot path would otherwise make five of them per request."""
         children = self._children.get((team, deployment))
         if children is None:
-            children = (self.latency.labels(team, deployment),
-                        self.bytes.labels(team, deployment, "in"), self.bytes.labels(team, deployment, "out"),
-                        self.tokens.labels(team, deployment, "in"), self.tokens.labels(team, deployment, "out"))
+            children = (
+                self.latency.labels(team, deployment),
+                self.bytes.labels(team, deployment, "in"),
+                self.bytes.labels(team, deployment, "out"),
+                self.tokens.labels(team, deployment, "in"),
+                self.tokens.labels(team, deployment, "out"),
+            )
             self._children[(team, deployment)] = children
         return children
 
@@ -100,9 +137,12 @@ class Gateway:
         self.upstream: aiohttp.ClientSession | None = None
         # trust_env=False: an HTTP_PROXY meant for the outside world must never see our traffic.
         self.controlplane = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(5.0))
-        self.introspector = Introspector(self.controlplane, controlplane_url=settings.controlplane_url,
-                                         shared_secret=settings.shared_secret,
-                                         cache_seconds=settings.auth_cache_seconds)
+        self.introspector = Introspector(
+            self.controlplane,
+            controlplane_url=settings.controlplane_url,
+            shared_secret=settings.shared_secret,
+            cache_seconds=settings.auth_cache_seconds,
+        )
         self.watcher = RouteWatcher(self.table, store, interval=settings.routes_poll_seconds)
         self.health: HealthChecker | None = None
         self._tasks: list[asyncio.Task] = []
@@ -110,13 +150,17 @@ class Gateway:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=self.settings.max_connections, limit_per_host=0,
+            limit=self.settings.max_connections,
+            limit_per_host=0,
             # Below uvicorn's 5 s keep-alive, so we never reuse a connection the replica is
             # closing at that very moment (a POST lost that way could not be safely retried).
             keepalive_timeout=4.0,
         )
         self.upstream = aiohttp.ClientSession(
-            connector=connector, trust_env=False, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+            connector=connector,
+            trust_env=False,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
             # Forward what the client sent, and nothing aiohttp would add on its own.
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             timeout=aiohttp.ClientTimeout(total=None, connect=2.0, sock_read=self.settings.upstream_timeout),
@@ -126,7 +170,11 @@ class Gateway:
             await self.watcher.poll_once()
         except Exception:  # start anyway; the watcher keeps trying and /readyz says 503 until then
             logger.exception("serving.gateway.first_route_load_failed")
-        for name, job in (("routes", self.watcher.run()), ("health", self.health.run()), ("meter", self.meter.run())):
+        for name, job in (
+            ("routes", self.watcher.run()),
+            ("health", self.health.run()),
+            ("meter", self.meter.run()),
+        ):
             self._tasks.append(asyncio.get_running_loop().create_task(job, name=f"gateway-{name}"))
 
     async def stop(self) -> None:
@@ -148,10 +196,14 @@ class Gateway:
         if replica is not None:
             return replica
         if not route.scaled_to_zero:
-            raise ApiError(503, "no_ready_replica",
-                           f"deployment '{team}/{deployment}' has no ready replica"
-                           + (" left to retry on" if exclude else "; it may be starting, failing or stopped"),
-                           field="deployment", headers={"Retry-After": "5"})
+            raise ApiError(
+                503,
+                "no_ready_replica",
+                f"deployment '{team}/{deployment}' has no ready replica"
+                + (" left to retry on" if exclude else "; it may be starting, failing or stopped"),
+                field="deployment",
+                headers={"Retry-After": "5"},
+            )
         return await self._cold_start(route)
 
     async def _cold_start(self, route: DeploymentRoute) -> Replica:
@@ -166,10 +218,14 @@ class Gateway:
                 return replica
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ApiError(503, "cold_start_timeout",
-                               f"deployment '{route.key}' is starting from zero and had no ready replica after "
-                               f"{self.settings.cold_start_timeout:g} s; retry shortly", field="deployment",
-                               headers={"Retry-After": "10"})
+                raise ApiError(
+                    503,
+                    "cold_start_timeout",
+                    f"deployment '{route.key}' is starting from zero and had no ready replica after "
+                    f"{self.settings.cold_start_timeout:g} s; retry shortly",
+                    field="deployment",
+                    headers={"Retry-After": "10"},
+                )
             # A new route table or a replica passing its health check wakes us early.
             await self.table.wait_changed(min(remaining, 1.0))
 
@@ -186,17 +242,31 @@ class Gateway:
     async def _post_wake(self, route: DeploymentRoute) -> None:
         url = self.settings.controlplane_url + WAKE_PATH
         try:
-            response = await self.controlplane.post(url, json={"team": route.team, "deployment": route.deployment},
-                                                    headers={"X-Gateway-Secret": self.settings.shared_secret})
+            response = await self.controlplane.post(
+                url,
+                json={"team": route.team, "deployment": route.deployment},
+                headers={"X-Gateway-Secret": self.settings.shared_secret},
+            )
         except httpx.HTTPError as exc:
             logger.warning("serving.gateway.wake_failed", extra={"route": route.key, "error": repr(exc)})
-            raise ApiError(503, "wake_failed", f"could not ask the control plane to start '{route.key}'",
-                           field="deployment", headers={"Retry-After": "5"}) from None
+            raise ApiError(
+                503,
+                "wake_failed",
+                f"could not ask the control plane to start '{route.key}'",
+                field="deployment",
+                headers={"Retry-After": "5"},
+            ) from None
         if response.status_code >= 300:
-            logger.warning("serving.gateway.wake_refused", extra={"route": route.key, "status": response.status_code})
-            raise ApiError(503, "wake_failed",
-                           f"the control plane answered {response.status_code} when asked to start '{route.key}'",
-                           field="deployment", headers={"Retry-After": "5"})
+            logger.warning(
+                "serving.gateway.wake_refused", extra={"route": route.key, "status": response.status_code}
+            )
+            raise ApiError(
+                503,
+                "wake_failed",
+                f"the control plane answered {response.status_code} when asked to start '{route.key}'",
+                field="deployment",
+                headers={"Retry-After": "5"},
+            )
 
     # -- proxying ------------------------------------------------------------------------
 
@@ -227,8 +297,9 @@ class Gateway:
             raise
         return response
 
-    async def _forward(self, request: Request, team: str, deployment: str, body: bytes,
-                       record: _Recorder) -> Response:
+    async def _forward(
+        self, request: Request, team: str, deployment: str, body: bytes, record: _Recorder
+    ) -> Response:
         target = _upstream_target(request.scope)
         headers = [(k, v) for k, v in request.headers.items() if k not in _DROP_REQUEST]
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
@@ -244,8 +315,9 @@ class Gateway:
             replica.outstanding += 1
             self.metrics.in_flight.inc()
             try:
-                upstream = await self.upstream.request(request.method, replica.url + target, headers=headers,
-                                                       data=body, allow_redirects=False)
+                upstream = await self.upstream.request(
+                    request.method, replica.url + target, headers=headers, data=body, allow_redirects=False
+                )
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # Nothing reached the replica: safe to send any method elsewhere.
                 self._release(replica)
@@ -258,8 +330,12 @@ class Gateway:
             except (aiohttp.SocketTimeoutError, TimeoutError):
                 self._release(replica)
                 self.metrics.upstream_errors.labels("timeout").inc()
-                raise ApiError(504, "upstream_timeout", f"the replica of '{team}/{deployment}' did not answer in "
-                                                        f"{self.settings.upstream_timeout:g} s") from None
+                raise ApiError(
+                    504,
+                    "upstream_timeout",
+                    f"the replica of '{team}/{deployment}' did not answer in "
+                    f"{self.settings.upstream_timeout:g} s",
+                ) from None
             except aiohttp.ClientError as exc:
                 # The replica died with the request in hand: only idempotent requests are resent.
                 self._release(replica)
@@ -275,8 +351,9 @@ class Gateway:
         replica.outstanding -= 1
         self.metrics.in_flight.dec()
 
-    async def _respond(self, upstream: aiohttp.ClientResponse, replica: Replica, record: _Recorder,
-                       request_id: str) -> Response:
+    async def _respond(
+        self, upstream: aiohttp.ClientResponse, replica: Replica, record: _Recorder, request_id: str
+    ) -> Response:
         headers = [(k, v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE_BYTES]
         headers.append((b"x-request-id", request_id.encode("latin-1")))
         sniffer = UsageSniffer(upstream.headers.get("Content-Type", ""))
@@ -314,9 +391,21 @@ class _Relay(Response):
     connection and lets the replica stop generating.
     """
 
-    def __init__(self, upstream: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]],
-                 sniffer: UsageSniffer, done, metrics: GatewayMetrics) -> None:
-        self.upstream, self.raw_headers, self.sniffer, self.done, self.metrics = upstream, headers, sniffer, done, metrics
+    def __init__(
+        self,
+        upstream: aiohttp.ClientResponse,
+        headers: list[tuple[bytes, bytes]],
+        sniffer: UsageSniffer,
+        done,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.upstream, self.raw_headers, self.sniffer, self.done, self.metrics = (
+            upstream,
+            headers,
+            sniffer,
+            done,
+            metrics,
+        )
         self.status_code = upstream.status
         self.background = None
 
@@ -326,7 +415,9 @@ class _Relay(Response):
         async def pump(cancel_scope: anyio.CancelScope) -> None:
             nonlocal status, sent, complete
             try:
-                await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
                 async for chunk in self.upstream.content.iter_any():
                     self.sniffer.feed(chunk)
                     sent += len(chunk)
@@ -364,8 +455,15 @@ class _Recorder:
 
     __slots__ = ("gateway", "team", "deployment", "token_id", "started", "bytes_in", "done")
 
-    def __init__(self, gateway: Gateway, team: str, deployment: str, token_id: int | None, started: float,
-                 bytes_in: int) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        team: str,
+        deployment: str,
+        token_id: int | None,
+        started: float,
+        bytes_in: int,
+    ) -> None:
         self.gateway, self.team, self.deployment, self.token_id = gateway, team, deployment, token_id
         self.started, self.bytes_in, self.done = started, bytes_in, False
 
@@ -376,8 +474,9 @@ class _Recorder:
         latency = time.perf_counter() - self.started
         tokens_in, tokens_out = sniffer.finish() if sniffer is not None else (0, 0)
         metrics = self.gateway.metrics
-        latency_series, bytes_in, bytes_out_series, tokens_in_series, tokens_out_series = \
+        latency_series, bytes_in, bytes_out_series, tokens_in_series, tokens_out_series = (
             metrics.for_deployment(self.team, self.deployment)
+        )
         metrics.requests.labels(self.team, self.deployment, str(status)).inc()
         latency_series.observe(latency)
         bytes_in.inc(self.bytes_in)
@@ -385,9 +484,17 @@ class _Recorder:
         if tokens_in or tokens_out:
             tokens_in_series.inc(tokens_in)
             tokens_out_series.inc(tokens_out)
-        self.gateway.meter.record(team=self.team, deployment=self.deployment, token_id=self.token_id, status=status,
-                                  latency_s=latency, bytes_in=self.bytes_in, bytes_out=bytes_out,
-                                  tokens_in=tokens_in, tokens_out=tokens_out)
+        self.gateway.meter.record(
+            team=self.team,
+            deployment=self.deployment,
+            token_id=self.token_id,
+            status=status,
+            latency_s=latency,
+            bytes_in=self.bytes_in,
+            bytes_out=bytes_out,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+        )
 
 
 def _upstream_target(scope) -> str:
@@ -417,20 +524,27 @@ class _Front:
                 try:
                     response = await self.gateway.proxy(Request(scope, receive))
                 except ApiError as exc:
-                    response = error_response(exc.status, exc.code, exc.message, field=exc.field,
-                                              headers=exc.headers)
+                    response = error_response(
+                        exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
+                    )
                 except Exception:
                     logger.exception("serving.gateway.proxy_failed")
-                    response = error_response(500, "internal_error", "the gateway failed to proxy the request")
+                    response = error_response(
+                        500, "internal_error", "the gateway failed to proxy the request"
+                    )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
 def _bad_gateway(exc: Exception) -> ApiError:
-    return ApiError(502, "upstream_unavailable", f"the replica failed while handling the request "
-                                                 f"({type(exc).__name__}); it has been taken out of rotation",
-                    headers={"Retry-After": "1"})
+    return ApiError(
+        502,
+        "upstream_unavailable",
+        f"the replica failed while handling the request "
+        f"({type(exc).__name__}); it has been taken out of rotation",
+        headers={"Retry-After": "1"},
+    )
 
 
 def create_app(settings: GatewaySettings | None = None, store: Store | None = None) -> _Front:
@@ -445,8 +559,9 @@ def create_app(settings: GatewaySettings | None = None, store: Store | None = No
 
     async def readyz(request: Request) -> JSONResponse:
         if gateway.table.loaded:
-            return JSONResponse({"ready": True, "routes": len(gateway.table.routes),
-                                 "routes_version": gateway.table.version})
+            return JSONResponse(
+                {"ready": True, "routes": len(gateway.table.routes), "routes_version": gateway.table.version}
+            )
         return error_response(503, "not_ready", "the route table has not been read from the store yet")
 
     @contextlib.asynccontextmanager
@@ -474,8 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.gateway", description="Serve the gateway.")
     parser.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8080")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "1")),
-                        help="worker processes; one event loop tops out near one core")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("GATEWAY_WORKERS", "1")),
+        help="worker processes; one event loop tops out near one core",
+    )
     parser.add_argument("--log-level", default=os.environ.get("SERVING_LOG_LEVEL", "warning"))
     args = parser.parse_args(argv)
     if args.workers < 1:
@@ -483,9 +602,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     # Each worker builds its own app (factory): its own replica pool, token cache and meter,
     # all adding to the same store, so metering stays exact with any number of workers.
-    uvicorn.run("serving.gateway:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, access_log=False, lifespan="on",
-                timeout_graceful_shutdown=10, **uvicorn_options())
+    uvicorn.run(
+        "serving.gateway:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        **uvicorn_options(),
+    )
     return 0
 
 

@@ -77,7 +77,7 @@ class UsageSniffer:
                 if end < 0:
                     break
                 line = bytes(self.buffer[:end])
-                del self.buffer[:end + 1]
+                del self.buffer[: end + 1]
                 if line.startswith(b"data:") and b'"usage"' in line:
                     self._take(line[5:])
 
@@ -105,8 +105,19 @@ class Meter:
         self.store, self.interval = store, interval
         self._pending: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
-    def record(self, *, team: str, deployment: str, token_id: int | None, status: int, latency_s: float,
-               bytes_in: int, bytes_out: int, tokens_in: int = 0, tokens_out: int = 0) -> None:
+    def record(
+        self,
+        *,
+        team: str,
+        deployment: str,
+        token_id: int | None,
+        status: int,
+        latency_s: float,
+        bytes_in: int,
+        bytes_out: int,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+    ) -> None:
         latency_ms = latency_s * 1000
         for key in (meter_key(team, deployment), token_meter_key(team, deployment, token_id)):
             fields = self._pending[key]

@@ -24,7 +24,25 @@ disable_created_metrics()
 
 # Request latency buckets in seconds: sub-millisecond for tiny ONNX models up to minutes for
 # long generations.
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+)
 
 
 def metrics_endpoint(registry: CollectorRegistry):
@@ -42,7 +60,9 @@ class RequestMetricsMiddleware:
     (``/v2/models/{name}/infer``), so label cardinality stays bounded whatever clients send.
     """
 
-    def __init__(self, app, *, requests: Counter, latency: Histogram, skip: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, app, *, requests: Counter, latency: Histogram, skip: frozenset[str] = frozenset()
+    ) -> None:
         self.app, self.requests, self.latency, self.skip = app, requests, latency, skip
 
     async def __call__(self, scope, receive, send) -> None:
@@ -68,8 +88,17 @@ class RequestMetricsMiddleware:
 
 
 def request_metrics(registry: CollectorRegistry, prefix: str) -> tuple[Counter, Histogram]:
-    requests = Counter(f"{prefix}_requests_total", "HTTP requests by route template and status",
-                       ["route", "status"], registry=registry)
-    latency = Histogram(f"{prefix}_request_duration_seconds", "HTTP request latency to the last body byte",
-                        ["route"], buckets=LATENCY_BUCKETS, registry=registry)
+    requests = Counter(
+        f"{prefix}_requests_total",
+        "HTTP requests by route template and status",
+        ["route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        f"{prefix}_request_duration_seconds",
+        "HTTP request latency to the last body byte",
+        ["route"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
     return requests, latency

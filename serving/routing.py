@@ -76,8 +76,12 @@ class RouteTable:
             if not isinstance(urls, list):
                 logger.warning("serving.routing.bad_entry", extra={"key": key})
                 continue
-            route = Route(team, deployment, scaled_to_zero=bool(entry.get("scaled_to_zero", False)),
-                          revision=entry.get("revision"))
+            route = Route(
+                team,
+                deployment,
+                scaled_to_zero=bool(entry.get("scaled_to_zero", False)),
+                revision=entry.get("revision"),
+            )
             for url in urls:
                 if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                     logger.warning("serving.routing.bad_replica", extra={"key": key, "url": url})
@@ -137,7 +141,9 @@ class RouteWatcher:
         if version != self.table.version or not self.table.loaded:
             version, document = await asyncio.to_thread(self.store.get_document, ROUTES_KEY)
             self.table.load(version, document)
-            logger.info("serving.routing.reloaded", extra={"version": version, "routes": len(self.table.routes)})
+            logger.info(
+                "serving.routing.reloaded", extra={"version": version, "routes": len(self.table.routes)}
+            )
 
     async def run(self) -> None:
         while True:

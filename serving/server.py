@@ -46,8 +46,17 @@ class ModelHost:
     """The loaded model and everything the protocol endpoints share: where inference runs,
     the batcher, the metrics, and whether the model is ready."""
 
-    def __init__(self, *, name: str, fmt: str, path: str, max_batch_size: int, batch_window_ms: float,
-                 settings: ServerSettings, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        fmt: str,
+        path: str,
+        max_batch_size: int,
+        batch_window_ms: float,
+        settings: ServerSettings,
+        registry: CollectorRegistry,
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
         self.name, self.format, self.path = name, fmt, path
@@ -63,13 +72,16 @@ class ModelHost:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer")
         self.waiting = 0  # requests handed to the executor and not yet finished
 
-        self.batch_size = Histogram("serving_batch_size", "Rows per model execution", buckets=BATCH_BUCKETS,
-                                    registry=registry)
-        Gauge("serving_queue_depth", "Requests waiting for or in model execution",
-              registry=registry).set_function(self.queue_depth)
+        self.batch_size = Histogram(
+            "serving_batch_size", "Rows per model execution", buckets=BATCH_BUCKETS, registry=registry
+        )
+        Gauge(
+            "serving_queue_depth", "Requests waiting for or in model execution", registry=registry
+        ).set_function(self.queue_depth)
         self.tokens = Counter("serving_tokens_total", "Tokens processed", ["direction"], registry=registry)
         Gauge("serving_model_ready", "1 once the model has loaded", registry=registry).set_function(
-            lambda: 1.0 if self.state == "ready" else 0.0)
+            lambda: 1.0 if self.state == "ready" else 0.0
+        )
 
     @property
     def ready(self) -> bool:
@@ -84,8 +96,12 @@ class ModelHost:
         if self.format == "onnx":
             from serving.runtimes.onnx import OnnxModel
 
-            return OnnxModel(self.path, device=self.settings.device,
-                             intra_op_threads=self.settings.ort_intra_op_threads, spin=self.settings.ort_spin)
+            return OnnxModel(
+                self.path,
+                device=self.settings.device,
+                intra_op_threads=self.settings.ort_intra_op_threads,
+                spin=self.settings.ort_spin,
+            )
         from serving.runtimes.hf import HfModel
 
         return HfModel(self.path, device=self.settings.device)
@@ -107,20 +123,29 @@ class ModelHost:
         self.model = model
         if self.format == "onnx" and model.batchable and self.max_batch_size > 1:
             self.batcher = DynamicBatcher(
-                model.run, executor=self.executor, max_batch_size=self.max_batch_size,
-                window_s=self.batch_window_ms / 1000, max_queue=self.settings.max_queue,
+                model.run,
+                executor=self.executor,
+                max_batch_size=self.max_batch_size,
+                window_s=self.batch_window_ms / 1000,
+                max_queue=self.settings.max_queue,
                 on_batch=self.batch_size.observe,
             )
             self.batcher.start()
         self.state = "ready"
         logger.info("serving.server.ready", extra={"model": self.name})
-        print(f"serving: model {self.name!r} ({self.format}) loaded from {self.path}; ready", file=sys.stderr,
-              flush=True)
+        print(
+            f"serving: model {self.name!r} ({self.format}) loaded from {self.path}; ready",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _failed(self, reason: str) -> None:
         self.state, self.error = "failed", reason
-        print(f"error: cannot load {self.format} model {self.name!r} from {self.path}: {reason}", file=sys.stderr,
-              flush=True)
+        print(
+            f"error: cannot load {self.format} model {self.name!r} from {self.path}: {reason}",
+            file=sys.stderr,
+            flush=True,
+        )
         self.on_load_failure()
 
     async def stop(self) -> None:
@@ -132,18 +157,28 @@ class ModelHost:
 
     def require_ready(self) -> None:
         if not self.ready:
-            raise ApiError(503, "model_not_ready", f"model {self.name!r} is {self.state}", headers={"Retry-After": "1"})
+            raise ApiError(
+                503, "model_not_ready", f"model {self.name!r} is {self.state}", headers={"Retry-After": "1"}
+            )
 
     def require_name(self, name: str) -> None:
         if name != self.name:
-            raise ApiError(404, "model_not_found", f"model {name!r} is not served here; this server serves "
-                                                    f"{self.name!r}", field="name")
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"model {name!r} is not served here; this server serves {self.name!r}",
+                field="name",
+            )
 
     async def run(self, fn, *args) -> Any:
         """Run blocking model work in the executor, refusing new work when the queue is full."""
         if self.waiting >= self.settings.max_queue:
-            raise ApiError(503, "overloaded", f"{self.waiting} requests are already queued; retry shortly",
-                           headers={"Retry-After": "1"})
+            raise ApiError(
+                503,
+                "overloaded",
+                f"{self.waiting} requests are already queued; retry shortly",
+                headers={"Retry-After": "1"},
+            )
         self.waiting += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
@@ -192,8 +227,12 @@ def build_app(host: ModelHost, registry: CollectorRegistry) -> Starlette:
 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     requests, latency = request_metrics(registry, "serving")
-    app.add_middleware(RequestMetricsMiddleware, requests=requests, latency=latency,
-                       skip=frozenset({"/metrics", "/v2/health/live", "/v2/health/ready"}))
+    app.add_middleware(
+        RequestMetricsMiddleware,
+        requests=requests,
+        latency=latency,
+        skip=frozenset({"/metrics", "/v2/health/live", "/v2/health/ready"}),
+    )
     return app
 
 
@@ -204,10 +243,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", required=True, help="model name used in URLs (/v2/models/NAME)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
-    parser.add_argument("--max-batch-size", type=int, default=32,
-                        help="rows per dynamic batch for ONNX models; 1 turns batching off")
-    parser.add_argument("--batch-window-ms", type=float, default=5.0,
-                        help="how long the oldest request waits for others to join its batch")
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=32,
+        help="rows per dynamic batch for ONNX models; 1 turns batching off",
+    )
+    parser.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=5.0,
+        help="how long the oldest request waits for others to join its batch",
+    )
     parser.add_argument("--log-level", default=os.environ.get("SERVING_LOG_LEVEL", "warning"))
     args = parser.parse_args(argv)
     if args.max_batch_size < 1:
@@ -221,14 +268,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     if not Path(args.model).exists():
-        print(f"error: cannot load {args.format} model {args.name!r}: {args.model} does not exist", file=sys.stderr)
+        print(
+            f"error: cannot load {args.format} model {args.name!r}: {args.model} does not exist",
+            file=sys.stderr,
+        )
         return 1
     registry = CollectorRegistry()
-    host = ModelHost(name=args.name, fmt=args.format, path=args.model, max_batch_size=args.max_batch_size,
-                     batch_window_ms=args.batch_window_ms, settings=server_settings(), registry=registry)
+    host = ModelHost(
+        name=args.name,
+        fmt=args.format,
+        path=args.model,
+        max_batch_size=args.max_batch_size,
+        batch_window_ms=args.batch_window_ms,
+        settings=server_settings(),
+        registry=registry,
+    )
     app = build_app(host, registry)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=5, **uvicorn_options())
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+        **uvicorn_options(),
+    )
     server = uvicorn.Server(config)
 
     def shutdown() -> None:

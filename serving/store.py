@@ -269,4 +269,6 @@ def open_store(*, redis_url: str | None = None, sqlite_path: str | None = None) 
     url = redis_url if redis_url is not None else os.environ.get("REDIS_URL", "")
     if url:
         return RedisStore(url)
-    return SqliteStore(sqlite_path or os.environ.get("DATAPLANE_STORE_PATH") or var_dir() / "dataplane.sqlite3")
+    return SqliteStore(
+        sqlite_path or os.environ.get("DATAPLANE_STORE_PATH") or var_dir() / "dataplane.sqlite3"
+    )

@@ -21,8 +21,10 @@ def team(db):
 @pytest.fixture
 def members(team) -> dict[str, object]:
     """One user per role in `team`, plus an outsider who belongs to another team."""
-    users = {role.value: MembershipFactory(team=team, role=role, user=UserFactory(username=role.value)).user
-             for role in Role}
+    users = {
+        role.value: MembershipFactory(team=team, role=role, user=UserFactory(username=role.value)).user
+        for role in Role
+    }
     outsider = UserFactory(username="outsider")
     MembershipFactory(team=TeamFactory(slug="beta"), user=outsider, role=Role.OWNER)
     users["outsider"] = outsider
@@ -32,7 +34,9 @@ def members(team) -> dict[str, object]:
 @pytest.fixture
 def make_token():
     def make(user, team, scopes=(Scope.READ, Scope.WRITE), **kwargs):
-        return api_token_create(team=team, actor=user, name=f"{user.username}-token", scopes=list(scopes), **kwargs)
+        return api_token_create(
+            team=team, actor=user, name=f"{user.username}-token", scopes=list(scopes), **kwargs
+        )
 
     return make
 
@@ -65,10 +69,27 @@ def celery_worker_process(transactional_db, worker_env):
         **worker_env,
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "--queues", "default,provisioning,metering,reports", "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "controlplane",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--queues",
+            "default,provisioning,metering,reports",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     yield worker
     worker.terminate()

@@ -15,7 +15,9 @@ def test_errors_have_one_shape_with_fields_and_request_id(api_client, members):
     assert set(error["fields"]) == {"name", "monthly_budget"}
     assert error["request_id"] == response["X-Request-ID"]
 
-    bad_slug = api_client.post("/api/v1/teams/", {"slug": "Bad Slug", "name": "B"}, format="json").json()["error"]
+    bad_slug = api_client.post("/api/v1/teams/", {"slug": "Bad Slug", "name": "B"}, format="json").json()[
+        "error"
+    ]
     assert list(bad_slug["fields"]) == ["slug"] and "lowercase" in bad_slug["fields"]["slug"][0]
 
 

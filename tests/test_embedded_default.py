@@ -14,15 +14,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _manage(env, *args) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 @pytest.mark.worker
 def test_embedded_default_runs_tasks_through_a_real_worker(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
     env["CONTROLPLANE_VAR_DIR"] = str(tmp_path)
     _manage(env, "migrate", "--no-input", "--verbosity", "0")
     assert (tmp_path / "controlplane.sqlite3").exists()
@@ -44,13 +49,31 @@ def test_embedded_default_runs_tasks_through_a_real_worker(tmp_path):
     assert list((tmp_path / "celery" / "control").glob("*.exchange"))
 
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--pool", "solo", "--queues", "default",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "controlplane",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            "default",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         count = "from controlplane.tenancy.models import AuditEvent; print(AuditEvent.objects.filter(action='audit.purge').count())"
-        ran = wait_until(lambda: _manage(env, "shell", "--no-imports", "-c", count).strip() == "1", timeout=90, interval=1)
+        ran = wait_until(
+            lambda: _manage(env, "shell", "--no-imports", "-c", count).strip() == "1", timeout=90, interval=1
+        )
     finally:
         worker.terminate()
         worker.wait(timeout=20)

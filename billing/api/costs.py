@@ -34,7 +34,9 @@ class CostApiMixin:
 
 
 class AllocationInput(serializers.Serializer):
-    window = serializers.CharField(default="7d", help_text="24h, 7d, today, week, month, lastmonth or start,end")
+    window = serializers.CharField(
+        default="7d", help_text="24h, 7d, today, week, month, lastmonth or start,end"
+    )
     aggregate = serializers.ChoiceField(choices=sorted(AGGREGATES), default="team")
 
 
@@ -43,35 +45,67 @@ class AllocationApi(CostApiMixin, APIView):
     OpenCost's /allocation: {"code": 200, "data": [{name: allocation}]}. Idle own hardware left to
     the platform appears as `__idle__`."""
 
-    @extend_schema(parameters=[AllocationInput], responses=inline_serializer("Allocation", {
-        "code": serializers.IntegerField(), "data": serializers.ListField(child=serializers.DictField())}))
+    @extend_schema(
+        parameters=[AllocationInput],
+        responses=inline_serializer(
+            "Allocation",
+            {
+                "code": serializers.IntegerField(),
+                "data": serializers.ListField(child=serializers.DictField()),
+            },
+        ),
+    )
     def get(self, request):
         params = AllocationInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         start, end = parse_window(params.validated_data["window"])
-        sets = allocation(scope=self.scope(), start=start, end=end, aggregate=params.validated_data["aggregate"])
+        sets = allocation(
+            scope=self.scope(), start=start, end=end, aggregate=params.validated_data["aggregate"]
+        )
         data = {}
         for name, a in sets.items():
-            data[name] = {**{k: _money(v) for k, v in a.items() if isinstance(v, Decimal)},
-                          "name": name, "window": {"start": start, "end": end}, "start": start, "end": end,
-                          "categories": {c: _money(v) for c, v in a["categories"].items()}}
+            data[name] = {
+                **{k: _money(v) for k, v in a.items() if isinstance(v, Decimal)},
+                "name": name,
+                "window": {"start": start, "end": end},
+                "start": start,
+                "end": end,
+                "categories": {c: _money(v) for c, v in a["categories"].items()},
+            }
         return Response({"code": 200, "data": [data]})
 
 
 class BudgetStatusApi(CostApiMixin, APIView):
     """Budget status of every team the caller may see costs of: month to date, forecast, budget."""
 
-    @extend_schema(responses=inline_serializer("BudgetStatus", {
-        "team": serializers.CharField(), "month": serializers.DateField(), "spent": serializers.FloatField(),
-        "forecast": serializers.FloatField(), "budget": serializers.FloatField(allow_null=True),
-        "percent": serializers.FloatField(allow_null=True)}, many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "BudgetStatus",
+            {
+                "team": serializers.CharField(),
+                "month": serializers.DateField(),
+                "spent": serializers.FloatField(),
+                "forecast": serializers.FloatField(),
+                "budget": serializers.FloatField(allow_null=True),
+                "percent": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        )
+    )
     def get(self, request):
         rows = []
         for team in cost_teams_for(scope=self.scope()):
             s = budget_status(team=team)
-            rows.append({"team": team.slug, "month": s["month"], "spent": _money(s["spent"]),
-                         "forecast": _money(s["forecast"]), "budget": _money(s["budget"]),
-                         "percent": _money(s["percent"])})
+            rows.append(
+                {
+                    "team": team.slug,
+                    "month": s["month"],
+                    "spent": _money(s["spent"]),
+                    "forecast": _money(s["forecast"]),
+                    "budget": _money(s["budget"]),
+                    "percent": _money(s["percent"]),
+                }
+            )
         return Response(rows)
 
 
@@ -84,9 +118,12 @@ class MonthlyReportApi(CostApiMixin, APIView):
     """The finance report of one month (YYYY-MM) per team or cost centre, by category and
     deployment: JSON, CSV or PDF (`output`)."""
 
-    @extend_schema(parameters=[ReportInput, OpenApiParameter("month", str, OpenApiParameter.PATH)],
-                   responses=inline_serializer("MonthlyReport", {"month": serializers.CharField(),
-                                                                 "groups": serializers.ListField()}))
+    @extend_schema(
+        parameters=[ReportInput, OpenApiParameter("month", str, OpenApiParameter.PATH)],
+        responses=inline_serializer(
+            "MonthlyReport", {"month": serializers.CharField(), "groups": serializers.ListField()}
+        ),
+    )
     def get(self, request, month: str):
         from billing.reports import monthly_report, report_csv, report_pdf
 

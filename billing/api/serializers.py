@@ -6,8 +6,21 @@ from billing.models import CatalogItem, GpuType, OnPremProfile, Price
 class GpuTypeOutput(serializers.ModelSerializer):
     class Meta:
         model = GpuType
-        fields = ["slug", "name", "memory_gb", "bandwidth_gbps", "bf16_tflops", "fp8_tflops", "supports_bf16",
-                  "supports_fp8", "relative_speed", "source_key", "source", "unverified", "notes"]
+        fields = [
+            "slug",
+            "name",
+            "memory_gb",
+            "bandwidth_gbps",
+            "bf16_tflops",
+            "fp8_tflops",
+            "supports_bf16",
+            "supports_fp8",
+            "relative_speed",
+            "source_key",
+            "source",
+            "unverified",
+            "notes",
+        ]
 
 
 class PriceOutput(serializers.ModelSerializer):
@@ -15,17 +28,42 @@ class PriceOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Price
-        fields = ["id", "item", "term", "unit", "usd", "effective_from", "source_key", "source", "unverified", "note",
-                  "derivation", "created_at", "created_by"]
+        fields = [
+            "id",
+            "item",
+            "term",
+            "unit",
+            "usd",
+            "effective_from",
+            "source_key",
+            "source",
+            "unverified",
+            "note",
+            "derivation",
+            "created_at",
+            "created_by",
+        ]
 
 
 class CatalogItemOutput(serializers.ModelSerializer):
     gpu_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    current_prices = serializers.SerializerMethodField(help_text="Prices in force now, one per term and unit.")
+    current_prices = serializers.SerializerMethodField(
+        help_text="Prices in force now, one per term and unit."
+    )
 
     class Meta:
         model = CatalogItem
-        fields = ["id", "provider", "region", "sku", "kind", "gpu_type", "gpu_count", "description", "current_prices"]
+        fields = [
+            "id",
+            "provider",
+            "region",
+            "sku",
+            "kind",
+            "gpu_type",
+            "gpu_count",
+            "description",
+            "current_prices",
+        ]
 
     def get_current_prices(self, item) -> list[dict]:
         prices = self.context.get("prices", {}).get(item.pk, {})
@@ -33,7 +71,9 @@ class CatalogItemOutput(serializers.ModelSerializer):
 
 
 class CatalogItemDetailOutput(CatalogItemOutput):
-    prices = serializers.SerializerMethodField(help_text="Every price, newest first within each term and unit.")
+    prices = serializers.SerializerMethodField(
+        help_text="Every price, newest first within each term and unit."
+    )
 
     class Meta(CatalogItemOutput.Meta):
         fields = CatalogItemOutput.Meta.fields + ["prices"]
@@ -59,14 +99,32 @@ class WorkingOutput(serializers.Serializer):
 class OnPremProfileOutput(serializers.ModelSerializer):
     gpu_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     site = serializers.CharField(source="item.region", read_only=True)
-    item = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Catalog item that carries the prices.")
+    item = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="Catalog item that carries the prices."
+    )
     working = serializers.SerializerMethodField()
 
     class Meta:
         model = OnPremProfile
-        fields = ["slug", "name", "site", "item", "gpu_type", "gpus_per_server", "hardware_cost_usd",
-                  "amortisation_years", "power_kw", "usd_per_kwh", "pue", "operations_usd_per_year",
-                  "expected_utilisation", "source", "unverified", "updated_at", "working"]
+        fields = [
+            "slug",
+            "name",
+            "site",
+            "item",
+            "gpu_type",
+            "gpus_per_server",
+            "hardware_cost_usd",
+            "amortisation_years",
+            "power_kw",
+            "usd_per_kwh",
+            "pue",
+            "operations_usd_per_year",
+            "expected_utilisation",
+            "source",
+            "unverified",
+            "updated_at",
+            "working",
+        ]
 
     def get_working(self, profile) -> WorkingOutput:
         from billing.selectors import onprem_working
@@ -98,7 +156,9 @@ class TcoModeOutput(serializers.Serializer):
     unverified_prices = serializers.BooleanField()
     monthly_usd = serializers.FloatField()
     total_usd = serializers.FloatField()
-    break_even_month = serializers.IntegerField(allow_null=True, help_text="First month own hardware costs no more.")
+    break_even_month = serializers.IntegerField(
+        allow_null=True, help_text="First month own hardware costs no more."
+    )
     cumulative_usd = serializers.ListField(child=serializers.FloatField())
     working = serializers.ListField(child=serializers.CharField())
 

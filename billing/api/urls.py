@@ -10,6 +10,10 @@ urlpatterns = [
     path("items/<int:pk>/", views.CatalogItemDetailApi.as_view(), name="billing-item-detail"),
     path("items/<int:pk>/prices/", views.ItemPricesApi.as_view(), name="billing-item-prices"),
     path("onprem-profiles/", views.OnPremProfilesApi.as_view(), name="billing-onprem-profiles"),
-    path("onprem-profiles/<slug:slug>/", views.OnPremProfileDetailApi.as_view(), name="billing-onprem-profile-detail"),
+    path(
+        "onprem-profiles/<slug:slug>/",
+        views.OnPremProfileDetailApi.as_view(),
+        name="billing-onprem-profile-detail",
+    ),
     path("tco/", views.TcoApi.as_view(), name="billing-tco"),
 ]

@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.choices import ItemKind, PriceTerm, PriceUnit, Precision, Provider, Sensitivity, Traffic
+from billing.choices import ItemKind, Precision, PriceTerm, PriceUnit, Provider, Sensitivity, Traffic
 from billing.filters import CatalogItemFilter, GpuTypeFilter
 from billing.models import GpuType
 from billing.selectors import (
@@ -47,8 +47,10 @@ from .serializers import (
 
 
 def _filter_parameters(filterset_class) -> list[OpenApiParameter]:
-    return [OpenApiParameter(name, str, description=str(f.label or ""), required=False)
-            for name, f in filterset_class.base_filters.items()]
+    return [
+        OpenApiParameter(name, str, description=str(f.label or ""), required=False)
+        for name, f in filterset_class.base_filters.items()
+    ]
 
 
 def _filtered(filterset_class, request, queryset: QuerySet) -> QuerySet:
@@ -78,12 +80,19 @@ class GpuTypesApi(CatalogApi):
         name = serializers.CharField(max_length=100)
         memory_gb = serializers.DecimalField(max_digits=7, decimal_places=1)
         bandwidth_gbps = serializers.DecimalField(max_digits=8, decimal_places=1)
-        bf16_tflops = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
+        bf16_tflops = serializers.DecimalField(
+            max_digits=8, decimal_places=1, required=False, allow_null=True
+        )
         fp8_tflops = serializers.DecimalField(max_digits=8, decimal_places=1, required=False, allow_null=True)
         supports_bf16 = serializers.BooleanField(default=True)
         supports_fp8 = serializers.BooleanField(default=False)
-        relative_speed = serializers.DecimalField(max_digits=5, decimal_places=3, required=False, allow_null=True,
-                                                  help_text="Default: bandwidth ÷ 3,350 GB/s (H100 SXM).")
+        relative_speed = serializers.DecimalField(
+            max_digits=5,
+            decimal_places=3,
+            required=False,
+            allow_null=True,
+            help_text="Default: bandwidth ÷ 3,350 GB/s (H100 SXM).",
+        )
         source_key = serializers.CharField(max_length=40)
         source = serializers.CharField()
         unverified = serializers.BooleanField(default=False)
@@ -146,8 +155,9 @@ class CatalogItemsApi(CatalogApi):
         region = serializers.CharField(max_length=40)
         sku = serializers.CharField(max_length=80)
         kind = serializers.ChoiceField(choices=ItemKind.choices)
-        gpu_type = serializers.SlugRelatedField(slug_field="slug", queryset=GpuType.objects.all(), required=False,
-                                                allow_null=True, default=None)
+        gpu_type = serializers.SlugRelatedField(
+            slug_field="slug", queryset=GpuType.objects.all(), required=False, allow_null=True, default=None
+        )
         gpu_count = serializers.IntegerField(min_value=0, max_value=64, default=0)
         description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -186,8 +196,9 @@ class ItemPricesApi(CatalogApi):
         usd = serializers.DecimalField(max_digits=20, decimal_places=10)
         effective_from = serializers.DateTimeField(help_text="When the price takes effect (ISO 8601).")
         term = serializers.ChoiceField(choices=PriceTerm.choices, default=PriceTerm.ON_DEMAND)
-        unit = serializers.ChoiceField(choices=PriceUnit.choices, required=False,
-                                       help_text="Default: the item's usual unit.")
+        unit = serializers.ChoiceField(
+            choices=PriceUnit.choices, required=False, help_text="Default: the item's usual unit."
+        )
         source_key = serializers.CharField(max_length=40, help_text="e.g. P1, or 'invoice-2026-11'")
         source = serializers.CharField(help_text="URL or citation.")
         unverified = serializers.BooleanField(default=False)
@@ -240,7 +251,9 @@ class OnPremProfilesApi(CatalogApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         profile = onprem_profile_create(actor=request.user, **data.validated_data)
-        return Response(OnPremProfileOutput(onprem_profile_get(slug=profile.slug)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            OnPremProfileOutput(onprem_profile_get(slug=profile.slug)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class OnPremProfileDetailApi(CatalogApi):
@@ -268,23 +281,49 @@ class TcoInput(serializers.Serializer):
     requests_per_day = serializers.FloatField(min_value=0.001)
     horizon_years = serializers.IntegerField(min_value=1, max_value=5, default=3)
     traffic = serializers.ChoiceField(choices=Traffic.choices, default=Traffic.STEADY)
-    busy_hours_per_day = serializers.FloatField(min_value=0.1, max_value=23.9, default=6,
-                                                help_text="Bursty traffic: hours a day the requests arrive in.")
+    busy_hours_per_day = serializers.FloatField(
+        min_value=0.1,
+        max_value=23.9,
+        default=6,
+        help_text="Bursty traffic: hours a day the requests arrive in.",
+    )
     sensitivity = serializers.ChoiceField(choices=Sensitivity.choices, default=Sensitivity.INTERNAL)
-    params_billions = serializers.FloatField(min_value=0.000001, required=False, allow_null=True, default=None,
-                                             help_text="Model size in billions of parameters.")
+    params_billions = serializers.FloatField(
+        min_value=0.000001,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Model size in billions of parameters.",
+    )
     precision = serializers.ChoiceField(choices=Precision.choices, default=Precision.BF16)
-    gpu_type = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None,
-                                     help_text="GPU requirement (slug), instead of or with the model size.")
-    gpu_count = serializers.IntegerField(required=False, allow_null=True, default=None,
-                                         help_text="GPUs per replica: 1, 2, 4 or 8.")
-    tokens_per_request = serializers.FloatField(min_value=0.001, required=False, allow_null=True, default=None)
-    latency_s = serializers.FloatField(min_value=0.0001, required=False, allow_null=True, default=None,
-                                       help_text="Seconds per request, instead of tokens per request.")
+    gpu_type = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        help_text="GPU requirement (slug), instead of or with the model size.",
+    )
+    gpu_count = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="GPUs per replica: 1, 2, 4 or 8."
+    )
+    tokens_per_request = serializers.FloatField(
+        min_value=0.001, required=False, allow_null=True, default=None
+    )
+    latency_s = serializers.FloatField(
+        min_value=0.0001,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Seconds per request, instead of tokens per request.",
+    )
     concurrency_per_replica = serializers.IntegerField(min_value=1, max_value=1024, default=8)
     spot_share = serializers.FloatField(min_value=0, max_value=1, default=0.5)
-    onprem_profile = serializers.CharField(required=False, allow_blank=True, default="",
-                                           help_text="Own-hardware profile slug; default: the cheapest that fits.")
+    onprem_profile = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Own-hardware profile slug; default: the cheapest that fits.",
+    )
 
 
 class TcoApi(APIView):

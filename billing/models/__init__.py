@@ -4,5 +4,13 @@ from .ledger import CostEntry
 from .prices import Price
 from .usage import MeterReading, UsageRecord
 
-__all__ = ["BudgetAlert", "CatalogItem", "CostEntry", "GpuType", "MeterReading", "OnPremProfile", "Price",
-           "UsageRecord"]
+__all__ = [
+    "BudgetAlert",
+    "CatalogItem",
+    "CostEntry",
+    "GpuType",
+    "MeterReading",
+    "OnPremProfile",
+    "Price",
+    "UsageRecord",
+]

@@ -10,13 +10,16 @@ class CostEntry(models.Model):
     Idle on-premises capacity left to the platform has no team, deployment or usage record."""
 
     hour = models.DateTimeField()
-    team = models.ForeignKey("tenancy.Team", null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="cost_entries")
-    deployment = models.ForeignKey("deployments.Deployment", null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="cost_entries")
+    team = models.ForeignKey(
+        "tenancy.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="cost_entries"
+    )
+    deployment = models.ForeignKey(
+        "deployments.Deployment", null=True, blank=True, on_delete=models.CASCADE, related_name="cost_entries"
+    )
     target = models.ForeignKey("deployments.Target", on_delete=models.PROTECT, related_name="cost_entries")
-    usage_record = models.ForeignKey("billing.UsageRecord", null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="cost_entries")
+    usage_record = models.ForeignKey(
+        "billing.UsageRecord", null=True, blank=True, on_delete=models.CASCADE, related_name="cost_entries"
+    )
     category = models.CharField(max_length=24, choices=CostCategory.choices)
     price = models.ForeignKey("billing.Price", on_delete=models.PROTECT, related_name="cost_entries")
     quantity = models.DecimalField(max_digits=16, decimal_places=3, help_text="GPU-seconds (or requests).")

@@ -30,15 +30,18 @@ class Price(models.Model):
     note = models.TextField(blank=True)
     derivation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = PriceQuerySet.as_manager()
 
     class Meta:
         ordering = ["item", "term", "unit", "-effective_from"]
         constraints = [
-            models.UniqueConstraint(fields=["item", "term", "unit", "effective_from"], name="price_unique_start"),
+            models.UniqueConstraint(
+                fields=["item", "term", "unit", "effective_from"], name="price_unique_start"
+            ),
             models.CheckConstraint(condition=models.Q(usd__gte=0), name="price_not_negative"),
         ]
         indexes = [models.Index(fields=["item", "term", "unit", "effective_from"], name="price_lookup")]

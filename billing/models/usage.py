@@ -5,7 +5,9 @@ class MeterReading(models.Model):
     """Gateway counters popped from the data-plane store, written in the same step as the pop so a
     popped count is never lost. `hour` is the hour in which it was popped; the roll-up sums them."""
 
-    deployment = models.ForeignKey("deployments.Deployment", on_delete=models.CASCADE, related_name="meter_readings")
+    deployment = models.ForeignKey(
+        "deployments.Deployment", on_delete=models.CASCADE, related_name="meter_readings"
+    )
     hour = models.DateTimeField(db_index=True)
     popped_at = models.DateTimeField()
     requests = models.BigIntegerField(default=0)
@@ -25,7 +27,9 @@ class UsageRecord(models.Model):
     intervals, and the gateway's counts. One row per (deployment, hour); a re-run overwrites it
     with the same figures."""
 
-    deployment = models.ForeignKey("deployments.Deployment", on_delete=models.CASCADE, related_name="usage_records")
+    deployment = models.ForeignKey(
+        "deployments.Deployment", on_delete=models.CASCADE, related_name="usage_records"
+    )
     team = models.ForeignKey("tenancy.Team", on_delete=models.CASCADE, related_name="usage_records")
     target = models.ForeignKey("deployments.Target", on_delete=models.PROTECT, related_name="usage_records")
     hour = models.DateTimeField()
@@ -42,7 +46,9 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["hour", "deployment"]
-        constraints = [models.UniqueConstraint(fields=["deployment", "hour"], name="usage_record_unique_hour")]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "hour"], name="usage_record_unique_hour")
+        ]
         indexes = [models.Index(fields=["team", "hour"], name="usage_record_team_hour")]
 
     def __str__(self) -> str:

@@ -11,8 +11,15 @@ def report_csv(report: MonthlyReport) -> str:
     label = "team" if report.by == "team" else "cost_centre"
     writer.writerow(["month", label, "deployment", "category", "usd"])
     for line in report.lines:
-        writer.writerow([f"{report.month:%Y-%m}", line["group"], line["deployment"],
-                         CATEGORY_LABELS.get(line["category"], line["category"]), cents(line["usd"])])
+        writer.writerow(
+            [
+                f"{report.month:%Y-%m}",
+                line["group"],
+                line["deployment"],
+                CATEGORY_LABELS.get(line["category"], line["category"]),
+                cents(line["usd"]),
+            ]
+        )
     for group in report.groups:
         writer.writerow([f"{report.month:%Y-%m}", group.name, "", "total", cents(group.total)])
     writer.writerow([f"{report.month:%Y-%m}", "all", "", "total", cents(report.total)])

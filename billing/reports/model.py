@@ -35,11 +35,20 @@ class MonthlyReport:
 
     def as_dict(self) -> dict:
         return {
-            "month": f"{self.month:%Y-%m}", "by": self.by, "currency": "USD", "total": str(cents(self.total)),
-            "groups": [{"name": g.name, "cost_centre": g.cost_centre, "total": str(cents(g.total)),
-                        "by_category": {c: str(cents(v)) for c, v in sorted(g.by_category.items())},
-                        "by_deployment": {d: str(cents(v)) for d, v in sorted(g.by_deployment.items())}}
-                       for g in self.groups],
+            "month": f"{self.month:%Y-%m}",
+            "by": self.by,
+            "currency": "USD",
+            "total": str(cents(self.total)),
+            "groups": [
+                {
+                    "name": g.name,
+                    "cost_centre": g.cost_centre,
+                    "total": str(cents(g.total)),
+                    "by_category": {c: str(cents(v)) for c, v in sorted(g.by_category.items())},
+                    "by_deployment": {d: str(cents(v)) for d, v in sorted(g.by_deployment.items())},
+                }
+                for g in self.groups
+            ],
         }
 
 
@@ -62,9 +71,12 @@ def monthly_report(*, scope: CostScope, month: date, by: str = "team") -> Monthl
     merged = defaultdict(Decimal)
     for line in lines:
         merged[(line["group"], line["deployment"], line["category"])] += line["usd"]
-    lines = [{"group": g, "deployment": d, "category": c, "usd": v} for (g, d, c), v in sorted(merged.items())]
-    return MonthlyReport(month=month, by=by, groups=sorted(groups.values(), key=lambda g: (-g.total, g.name)),
-                         lines=lines)
+    lines = [
+        {"group": g, "deployment": d, "category": c, "usd": v} for (g, d, c), v in sorted(merged.items())
+    ]
+    return MonthlyReport(
+        month=month, by=by, groups=sorted(groups.values(), key=lambda g: (-g.total, g.name)), lines=lines
+    )
 
 
 CATEGORY_LABELS = dict(CostCategory.choices)

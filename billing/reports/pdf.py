@@ -33,7 +33,9 @@ def _chart(report: MonthlyReport) -> Drawing:
     drawing.add(chart)
     legend = Legend()
     legend.x, legend.y, legend.fontSize = 13 * cm, 7 * cm, 7
-    legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], CATEGORY_LABELS.get(c, c)) for i, c in enumerate(categories)]
+    legend.colorNamePairs = [
+        (PALETTE[i % len(PALETTE)], CATEGORY_LABELS.get(c, c)) for i, c in enumerate(categories)
+    ]
     drawing.add(legend)
     return drawing
 
@@ -43,12 +45,22 @@ def report_pdf(report: MonthlyReport) -> bytes:
     with its deployments."""
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Costs {report.month:%B %Y}", leftMargin=2 * cm,
-                            rightMargin=2 * cm, topMargin=2 * cm, bottomMargin=2 * cm)
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        title=f"Costs {report.month:%B %Y}",
+        leftMargin=2 * cm,
+        rightMargin=2 * cm,
+        topMargin=2 * cm,
+        bottomMargin=2 * cm,
+    )
     by = "team" if report.by == "team" else "cost centre"
-    story = [Paragraph(f"Model deployment costs, {report.month:%B %Y}, by {by}", styles["Title"]),
-             Paragraph(f"Total: ${cents(report.total):,.2f} (USD)", styles["Heading2"]), _chart(report),
-             Spacer(1, 0.5 * cm)]
+    story = [
+        Paragraph(f"Model deployment costs, {report.month:%B %Y}, by {by}", styles["Title"]),
+        Paragraph(f"Total: ${cents(report.total):,.2f} (USD)", styles["Heading2"]),
+        _chart(report),
+        Spacer(1, 0.5 * cm),
+    ]
     rows = [[by.capitalize(), "Category / deployment", "USD"]]
     for group in report.groups:
         rows.append([group.name, "total", f"{cents(group.total):,.2f}"])
@@ -57,11 +69,17 @@ def report_pdf(report: MonthlyReport) -> bytes:
         for deployment, usd in sorted(group.by_deployment.items()):
             rows.append(["", deployment, f"{cents(usd):,.2f}"])
     table = Table(rows, colWidths=[4.5 * cm, 8.5 * cm, 3.5 * cm], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"), ("FONTSIZE", (0, 0), (-1, -1), 8),
-        ("ALIGN", (2, 0), (2, -1), "RIGHT"), ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e2e8f0")),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTSIZE", (0, 0), (-1, -1), 8),
+                ("ALIGN", (2, 0), (2, -1), "RIGHT"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e2e8f0")),
+            ]
+        )
+    )
     story.append(table)
     doc.build(story)
     return buffer.getvalue()

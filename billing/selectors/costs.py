@@ -4,8 +4,7 @@ the platform's idle line. Nobody else sees costs."""
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import F, Q, QuerySet, Sum
@@ -40,8 +39,12 @@ def cost_scope_for(*, user, token=None) -> CostScope:
     """Which teams' costs the caller may read. A token reads its own team's costs only, and only
     if its owner's role there allows it."""
     if token is not None:
-        role = Membership.objects.filter(team_id=token.team_id, user=user).values_list("role", flat=True).first()
-        return CostScope(False, frozenset({token.team_id}) if role_allows(role, Action.COST_VIEW) else frozenset())
+        role = (
+            Membership.objects.filter(team_id=token.team_id, user=user).values_list("role", flat=True).first()
+        )
+        return CostScope(
+            False, frozenset({token.team_id}) if role_allows(role, Action.COST_VIEW) else frozenset()
+        )
     if user.is_superuser or Membership.objects.filter(user=user, role=Role.FINANCE).exists():
         return CostScope(True, frozenset())
     roles = Membership.objects.filter(user=user).values_list("team_id", "role")
@@ -72,22 +75,28 @@ def parse_window(window: str, *, now: datetime | None = None) -> tuple[datetime,
         return now - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: n}), now
     month = today.replace(day=1)
     named = {
-        "today": (today, now), "yesterday": (today - timedelta(days=1), today),
-        "week": (today - timedelta(days=today.weekday()), now), "month": (month, now),
+        "today": (today, now),
+        "yesterday": (today - timedelta(days=1), today),
+        "week": (today - timedelta(days=today.weekday()), now),
+        "month": (month, now),
         "lastmonth": ((month - timedelta(days=1)).replace(day=1), month),
     }
     if window in named:
         return named[window]
     if "," in window:
         try:
-            start, end = (datetime.fromisoformat(p.strip().upper().replace("Z", "+00:00")) for p in window.split(","))
+            start, end = (
+                datetime.fromisoformat(p.strip().upper().replace("Z", "+00:00")) for p in window.split(",")
+            )
         except ValueError:
             start = end = None
         if start and end and start.tzinfo and end.tzinfo and start < end:
             return start, end
     raise ApplicationError(
         f"Unknown window {window!r}: use 24h, 7d, 2w, today, yesterday, week, month, lastmonth or "
-        "start,end in RFC 3339 (start before end, with a time zone).", extra={"field": "window"})
+        "start,end in RFC 3339 (start before end, with a time zone).",
+        extra={"field": "window"},
+    )
 
 
 def _name(aggregate: str, row: dict) -> str:
@@ -102,29 +111,53 @@ def _name(aggregate: str, row: dict) -> str:
     return row["team__slug"]
 
 
-def allocation(*, scope: CostScope, start: datetime, end: datetime, aggregate: str = "team") -> dict[str, dict]:
+def allocation(
+    *, scope: CostScope, start: datetime, end: datetime, aggregate: str = "team"
+) -> dict[str, dict]:
     """Costs in [start, end) grouped by `aggregate` (team, deployment, cost_centre, category), in
     the shape of OpenCost's allocation: {name: {name, window, gpuHours, gpuCost, pvCost,
     networkCost, externalCost, sharedCost, totalCost, categories}}. One GROUP BY query."""
     if aggregate not in AGGREGATES:
-        raise ApplicationError(f"Unknown aggregate {aggregate!r}: use {', '.join(AGGREGATES)}.",
-                               extra={"field": "aggregate"})
+        raise ApplicationError(
+            f"Unknown aggregate {aggregate!r}: use {', '.join(AGGREGATES)}.", extra={"field": "aggregate"}
+        )
     keys = AGGREGATES[aggregate]
-    rows = (cost_entries_for(scope=scope).filter(hour__gte=start, hour__lt=end)
-            .values(*keys, *(() if aggregate == "category" else ("category",)))
-            .annotate(usd=Sum("usd"), quantity=Sum("quantity")).order_by())
+    rows = (
+        cost_entries_for(scope=scope)
+        .filter(hour__gte=start, hour__lt=end)
+        .values(*keys, *(() if aggregate == "category" else ("category",)))
+        .annotate(usd=Sum("usd"), quantity=Sum("quantity"))
+        .order_by()
+    )
     out: dict[str, dict] = {}
     for row in rows:
         name = _name(aggregate, row)
-        entry = out.setdefault(name, {
-            "name": name, "window": {"start": start, "end": end}, "gpuHours": Decimal(0), "gpuCost": Decimal(0),
-            "pvCost": Decimal(0), "networkCost": Decimal(0), "externalCost": Decimal(0), "sharedCost": Decimal(0),
-            "cpuCost": Decimal(0), "ramCost": Decimal(0), "totalCost": Decimal(0), "categories": {},
-        })
+        entry = out.setdefault(
+            name,
+            {
+                "name": name,
+                "window": {"start": start, "end": end},
+                "gpuHours": Decimal(0),
+                "gpuCost": Decimal(0),
+                "pvCost": Decimal(0),
+                "networkCost": Decimal(0),
+                "externalCost": Decimal(0),
+                "sharedCost": Decimal(0),
+                "cpuCost": Decimal(0),
+                "ramCost": Decimal(0),
+                "totalCost": Decimal(0),
+                "categories": {},
+            },
+        )
         category, usd = row["category"], row["usd"] or Decimal(0)
-        field = {CostCategory.GPU_COMPUTE: "gpuCost", CostCategory.AMORTISED_HARDWARE: "gpuCost",
-                 CostCategory.STORAGE: "pvCost", CostCategory.NETWORK: "networkCost",
-                 CostCategory.REQUESTS: "externalCost", CostCategory.IDLE_CAPACITY: "sharedCost"}[category]
+        field = {
+            CostCategory.GPU_COMPUTE: "gpuCost",
+            CostCategory.AMORTISED_HARDWARE: "gpuCost",
+            CostCategory.STORAGE: "pvCost",
+            CostCategory.NETWORK: "networkCost",
+            CostCategory.REQUESTS: "externalCost",
+            CostCategory.IDLE_CAPACITY: "sharedCost",
+        }[category]
         entry[field] += usd
         if category in (CostCategory.GPU_COMPUTE, CostCategory.AMORTISED_HARDWARE):
             entry["gpuHours"] += (row["quantity"] or Decimal(0)) / 3600
@@ -134,8 +167,8 @@ def allocation(*, scope: CostScope, start: datetime, end: datetime, aggregate: s
 
 
 def month_range(month: date) -> tuple[datetime, datetime]:
-    start = datetime(month.year, month.month, 1, tzinfo=dt_timezone.utc)
-    nxt = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=dt_timezone.utc)
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    nxt = datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=UTC)
     return start, nxt
 
 
@@ -147,24 +180,47 @@ def cost_by_team_month(*, scope: CostScope, month: date) -> list[dict]:
     from deployments.models import Deployment
 
     start, end = month_range(month)
-    rows = list(cost_entries_for(scope=scope).filter(hour__gte=start, hour__lt=end)
-                .values("team_id", "deployment_id", "category").annotate(usd=Sum("usd")).order_by())
-    teams = dict((pk, (slug, centre)) for pk, slug, centre in
-                 Team.objects.filter(pk__in={r["team_id"] for r in rows}).values_list("pk", "slug", "cost_centre"))
-    names = dict(Deployment.objects.filter(pk__in={r["deployment_id"] for r in rows}).values_list("pk", "name"))
+    rows = list(
+        cost_entries_for(scope=scope)
+        .filter(hour__gte=start, hour__lt=end)
+        .values("team_id", "deployment_id", "category")
+        .annotate(usd=Sum("usd"))
+        .order_by()
+    )
+    teams = dict(
+        (pk, (slug, centre))
+        for pk, slug, centre in Team.objects.filter(pk__in={r["team_id"] for r in rows}).values_list(
+            "pk", "slug", "cost_centre"
+        )
+    )
+    names = dict(
+        Deployment.objects.filter(pk__in={r["deployment_id"] for r in rows}).values_list("pk", "name")
+    )
     out = []
     for r in rows:
         slug, centre = teams.get(r["team_id"], (None, None))
-        out.append({"team_slug": slug, "cost_centre": centre, "deployment_name": names.get(r["deployment_id"]),
-                    "cat": r["category"], "usd": r["usd"]})
+        out.append(
+            {
+                "team_slug": slug,
+                "cost_centre": centre,
+                "deployment_name": names.get(r["deployment_id"]),
+                "cat": r["category"],
+                "usd": r["usd"],
+            }
+        )
     return sorted(out, key=lambda r: (r["team_slug"] or "", r["deployment_name"] or "", r["cat"]))
 
 
 def cost_by_team_totals(*, scope: CostScope, month: date) -> list[dict]:
     """Per team and category only: the bench's monthly per-team report."""
     start, end = month_range(month)
-    return list(cost_entries_for(scope=scope).filter(hour__gte=start, hour__lt=end)
-                .values("team_id", "category").annotate(usd=Sum("usd")).order_by("team_id", "category"))
+    return list(
+        cost_entries_for(scope=scope)
+        .filter(hour__gte=start, hour__lt=end)
+        .values("team_id", "category")
+        .annotate(usd=Sum("usd"))
+        .order_by("team_id", "category")
+    )
 
 
 def cost_daily(*, scope: CostScope, start: datetime, end: datetime, team_ids=None) -> list[dict]:
@@ -174,5 +230,9 @@ def cost_daily(*, scope: CostScope, start: datetime, end: datetime, team_ids=Non
     qs = cost_entries_for(scope=scope).filter(hour__gte=start, hour__lt=end)
     if team_ids is not None:
         qs = qs.filter(Q(team_id__in=team_ids))
-    return list(qs.annotate(day=TruncDate("hour")).values("day", team_slug=F("team__slug"))
-                .annotate(usd=Sum("usd")).order_by("day", "team_slug"))
+    return list(
+        qs.annotate(day=TruncDate("hour"))
+        .values("day", team_slug=F("team__slug"))
+        .annotate(usd=Sum("usd"))
+        .order_by("day", "team_slug")
+    )

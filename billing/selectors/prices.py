@@ -38,16 +38,28 @@ def catalog_item_get(*, item_id: int) -> CatalogItem:
 
 
 def price_history(*, item: CatalogItem) -> QuerySet[Price]:
-    return Price.objects.filter(item=item).select_related("created_by").order_by("term", "unit", "-effective_from")
+    return (
+        Price.objects.filter(item=item)
+        .select_related("created_by")
+        .order_by("term", "unit", "-effective_from")
+    )
 
 
-def price_at(item: CatalogItem, when: datetime | None = None, *, term: str = PriceTerm.ON_DEMAND,
-             unit: str | None = None) -> Price | None:
+def price_at(
+    item: CatalogItem,
+    when: datetime | None = None,
+    *,
+    term: str = PriceTerm.ON_DEMAND,
+    unit: str | None = None,
+) -> Price | None:
     """The price of `item` in force at `when` (default now): the latest row of this term and unit
     that took effect at or before `when`. None if none had taken effect yet."""
     unit = unit or UNITS_BY_KIND[item.kind][0]
-    return (Price.objects.filter(item=item, term=term, unit=unit, effective_from__lte=when or timezone.now())
-            .order_by("-effective_from").first())
+    return (
+        Price.objects.filter(item=item, term=term, unit=unit, effective_from__lte=when or timezone.now())
+        .order_by("-effective_from")
+        .first()
+    )
 
 
 def current_prices(items, *, at: datetime | None = None) -> dict[int, dict[tuple[str, str], Price]]:
@@ -67,13 +79,22 @@ class PriceSegment:
     price: Price | None  # None where no price had taken effect yet
 
 
-def price_segments(*, item: CatalogItem, start: datetime, end: datetime, term: str = PriceTerm.ON_DEMAND,
-                   unit: str | None = None) -> list[PriceSegment]:
+def price_segments(
+    *,
+    item: CatalogItem,
+    start: datetime,
+    end: datetime,
+    term: str = PriceTerm.ON_DEMAND,
+    unit: str | None = None,
+) -> list[PriceSegment]:
     """Split [start, end) where the price of `item` changes, each piece with the price in force."""
     unit = unit or UNITS_BY_KIND[item.kind][0]
     first = price_at(item, start, term=term, unit=unit)
-    changes = list(Price.objects.filter(item=item, term=term, unit=unit, effective_from__gt=start,
-                                        effective_from__lt=end).order_by("effective_from"))
+    changes = list(
+        Price.objects.filter(
+            item=item, term=term, unit=unit, effective_from__gt=start, effective_from__lt=end
+        ).order_by("effective_from")
+    )
     segments, cursor, current = [], start, first
     for price in changes:
         segments.append(PriceSegment(cursor, price.effective_from, current))
@@ -82,8 +103,14 @@ def price_segments(*, item: CatalogItem, start: datetime, end: datetime, term: s
     return segments
 
 
-def hourly_cost(*, item: CatalogItem, start: datetime, end: datetime, quantity: Decimal = Decimal(1),
-                term: str = PriceTerm.ON_DEMAND) -> Decimal:
+def hourly_cost(
+    *,
+    item: CatalogItem,
+    start: datetime,
+    end: datetime,
+    quantity: Decimal = Decimal(1),
+    term: str = PriceTerm.ON_DEMAND,
+) -> Decimal:
     """Cost of running `quantity` instances (or GPUs, for on-premises items) over [start, end),
     each piece at the price then in force. Raises LookupError if part of the span has no price."""
     unit = UNITS_BY_KIND[item.kind][0]
@@ -134,9 +161,17 @@ def gpu_price_list(*, at: datetime | None = None) -> list[GpuPrice]:
         gpu = item.gpu_type
         if gpu.slug not in best or per_gpu < best[gpu.slug].usd_per_gpu_hour:
             best[gpu.slug] = GpuPrice(
-                gpu_type=gpu.slug, name=gpu.name, memory_gb=gpu.memory_gb, usd_per_gpu_hour=per_gpu,
-                provider=item.provider, region=item.region, instance=item.sku, gpus_per_instance=item.gpu_count,
-                source_key=price.source_key, source=price.source, unverified=price.unverified,
+                gpu_type=gpu.slug,
+                name=gpu.name,
+                memory_gb=gpu.memory_gb,
+                usd_per_gpu_hour=per_gpu,
+                provider=item.provider,
+                region=item.region,
+                instance=item.sku,
+                gpus_per_instance=item.gpu_count,
+                source_key=price.source_key,
+                source=price.source,
+                unverified=price.unverified,
                 effective_from=price.effective_from,
             )
     return sorted(best.values(), key=lambda p: (p.usd_per_gpu_hour, p.gpu_type))
@@ -157,9 +192,12 @@ def hardware_terms(values) -> tco.HardwareTerms:
     """A profile's (or a dict's) cost terms as floats for the pure arithmetic in billing.tco."""
     get = values.get if isinstance(values, dict) else (lambda f: getattr(values, f))
     return tco.HardwareTerms(
-        gpus_per_server=int(get("gpus_per_server")), hardware_cost_usd=float(get("hardware_cost_usd")),
-        amortisation_years=int(get("amortisation_years")), power_kw=float(get("power_kw")),
-        usd_per_kwh=float(get("usd_per_kwh")), pue=float(get("pue")),
+        gpus_per_server=int(get("gpus_per_server")),
+        hardware_cost_usd=float(get("hardware_cost_usd")),
+        amortisation_years=int(get("amortisation_years")),
+        power_kw=float(get("power_kw")),
+        usd_per_kwh=float(get("usd_per_kwh")),
+        pue=float(get("pue")),
         operations_usd_per_year=float(get("operations_usd_per_year")),
         expected_utilisation=float(get("expected_utilisation")),
     )

@@ -3,8 +3,7 @@ each once per month; and optional enforcement at deploy and scale time."""
 
 import calendar
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -19,8 +18,11 @@ from controlplane.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
-THRESHOLDS = ((BudgetAlertKind.PCT_50, Decimal("0.5")), (BudgetAlertKind.PCT_80, Decimal("0.8")),
-              (BudgetAlertKind.PCT_100, Decimal("1")))
+THRESHOLDS = (
+    (BudgetAlertKind.PCT_50, Decimal("0.5")),
+    (BudgetAlertKind.PCT_80, Decimal("0.8")),
+    (BudgetAlertKind.PCT_100, Decimal("1")),
+)
 
 
 def _now() -> datetime:
@@ -28,7 +30,7 @@ def _now() -> datetime:
 
 
 def month_bounds(when: datetime) -> tuple[datetime, datetime]:
-    start = datetime(when.year, when.month, 1, tzinfo=dt_timezone.utc)
+    start = datetime(when.year, when.month, 1, tzinfo=UTC)
     days = calendar.monthrange(when.year, when.month)[1]
     return start, start + timedelta(days=days)
 
@@ -47,8 +49,10 @@ def budget_status(*, team, now: datetime | None = None) -> dict:
     forecast = spent * Decimal(str((end - start).total_seconds())) / elapsed
     budget = team.monthly_budget
     return {
-        "month": start.date(), "spent": spent.quantize(CENT, ROUND_HALF_UP),
-        "forecast": forecast.quantize(CENT, ROUND_HALF_UP), "budget": budget,
+        "month": start.date(),
+        "spent": spent.quantize(CENT, ROUND_HALF_UP),
+        "forecast": forecast.quantize(CENT, ROUND_HALF_UP),
+        "budget": budget,
         "percent": (spent * 100 / budget).quantize(Decimal("0.1")) if budget else None,
     }
 
@@ -58,21 +62,38 @@ def _notify(alert: BudgetAlert) -> None:
     from controlplane.tenancy.permissions import Role
 
     team = alert.team
-    spent, forecast, budget = (Decimal(v).quantize(CENT) for v in (alert.spent_usd, alert.forecast_usd,
-                                                                     alert.budget_usd))
-    subject = (f"[{team.slug}] budget {alert.get_kind_display()}: ${spent:,.2f} spent of ${budget:,.2f}, "
-               f"forecast ${forecast:,.2f}")
-    recipients = sorted(set(Membership.objects.filter(team=team, role__in=[Role.OWNER, Role.ADMIN, Role.FINANCE])
-                            .exclude(user__email="").values_list("user__email", flat=True)))
+    spent, forecast, budget = (
+        Decimal(v).quantize(CENT) for v in (alert.spent_usd, alert.forecast_usd, alert.budget_usd)
+    )
+    subject = (
+        f"[{team.slug}] budget {alert.get_kind_display()}: ${spent:,.2f} spent of ${budget:,.2f}, "
+        f"forecast ${forecast:,.2f}"
+    )
+    recipients = sorted(
+        set(
+            Membership.objects.filter(team=team, role__in=[Role.OWNER, Role.ADMIN, Role.FINANCE])
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    )
     if recipients:
         send_mail(subject, subject, None, recipients, fail_silently=True)
     if settings.BILLING_BUDGET_WEBHOOK_URL:
         import httpx
 
         try:
-            httpx.post(settings.BILLING_BUDGET_WEBHOOK_URL, timeout=5, json={
-                "team": team.slug, "month": alert.month.isoformat(), "kind": alert.kind,
-                "spent_usd": str(spent), "forecast_usd": str(forecast), "budget_usd": str(budget)})
+            httpx.post(
+                settings.BILLING_BUDGET_WEBHOOK_URL,
+                timeout=5,
+                json={
+                    "team": team.slug,
+                    "month": alert.month.isoformat(),
+                    "kind": alert.kind,
+                    "spent_usd": str(spent),
+                    "forecast_usd": str(forecast),
+                    "budget_usd": str(budget),
+                },
+            )
         except httpx.HTTPError:
             logger.warning("billing.budget.webhook_failed", extra={"alert_id": alert.pk})
 
@@ -92,9 +113,14 @@ def budget_alerts_check(*, team, now: datetime | None = None) -> list[BudgetAler
     for kind in due:
         try:
             with transaction.atomic():
-                alert = BudgetAlert.objects.create(team=team, month=status["month"], kind=kind,
-                                                   spent_usd=status["spent"], forecast_usd=status["forecast"],
-                                                   budget_usd=budget)
+                alert = BudgetAlert.objects.create(
+                    team=team,
+                    month=status["month"],
+                    kind=kind,
+                    spent_usd=status["spent"],
+                    forecast_usd=status["forecast"],
+                    budget_usd=budget,
+                )
         except IntegrityError:
             continue  # fired before
         transaction.on_commit(lambda a=alert: _notify(a))
@@ -138,27 +164,41 @@ def budget_enforce(*, team, target, spec: dict, deployment=None, now: datetime |
     now = now or _now()
     start, end = month_bounds(now)
     hours_left = Decimal(str((end - now).total_seconds())) / 3600
-    rate = spec_hourly_usd(target=target, gpu_type=spec.get("gpu_type", ""), gpu_count=spec.get("gpu_count", 0),
-                           replicas=spec.get("max_replicas", 0), at=now)
+    rate = spec_hourly_usd(
+        target=target,
+        gpu_type=spec.get("gpu_type", ""),
+        gpu_count=spec.get("gpu_count", 0),
+        replicas=spec.get("max_replicas", 0),
+        at=now,
+    )
     if deployment is not None:
         old = deployment.current_revision
-        if old is not None and rate <= spec_hourly_usd(target=target, gpu_type=old.gpu_type,
-                                                       gpu_count=old.gpu_count, replicas=old.max_replicas, at=now):
+        if old is not None and rate <= spec_hourly_usd(
+            target=target, gpu_type=old.gpu_type, gpu_count=old.gpu_count, replicas=old.max_replicas, at=now
+        ):
             return  # not a scale-up: never refuse a change that lowers the cost
-    others = (Deployment.objects.filter(team=team, desired_state="running").exclude(status="deleted")
-              .exclude(Q(pk=deployment.pk) if deployment else Q(pk__in=[]))
-              .select_related("target__onprem_profile__item", "current_revision"))
+    others = (
+        Deployment.objects.filter(team=team, desired_state="running")
+        .exclude(status="deleted")
+        .exclude(Q(pk=deployment.pk) if deployment else Q(pk__in=[]))
+        .select_related("target__onprem_profile__item", "current_revision")
+    )
     for other in others:
         rev = other.current_revision
         if rev is not None:
-            rate += spec_hourly_usd(target=other.target, gpu_type=rev.gpu_type, gpu_count=rev.gpu_count,
-                                    replicas=rev.max_replicas, at=now)
+            rate += spec_hourly_usd(
+                target=other.target,
+                gpu_type=rev.gpu_type,
+                gpu_count=rev.gpu_count,
+                replicas=rev.max_replicas,
+                at=now,
+            )
     spent = team_spend(team=team, start=start, end=end)
     estimate = (spent + rate * hours_left).quantize(CENT, ROUND_HALF_UP)
     if estimate > team.monthly_budget:
         raise ApplicationError(
             f"Estimated cost this month ${estimate:,.2f} (${spent.quantize(CENT):,.2f} spent + "
             f"${rate.quantize(CENT):,.2f}/h for {hours_left:.0f} h) would pass the team's monthly budget of "
-            f"${team.monthly_budget:,.2f}.", extra={"field": "max_replicas"})
-
-
+            f"${team.monthly_budget:,.2f}.",
+            extra={"field": "max_replicas"},
+        )

@@ -31,8 +31,13 @@ def _cloud_item(target: Target, gpu_type: str, at: datetime) -> CatalogItem | No
         return items.order_by("pk").first()
     best = None
     for item in CatalogItem.objects.filter(kind=ItemKind.INSTANCE, gpu_type__slug=gpu_type).order_by("pk"):
-        price = (Price.objects.filter(item=item, term=PriceTerm.ON_DEMAND, unit=PriceUnit.INSTANCE_HOUR,
-                                      effective_from__lte=at).order_by("-effective_from").first())
+        price = (
+            Price.objects.filter(
+                item=item, term=PriceTerm.ON_DEMAND, unit=PriceUnit.INSTANCE_HOUR, effective_from__lte=at
+            )
+            .order_by("-effective_from")
+            .first()
+        )
         if price is not None and (best is None or price.usd / item.gpu_count < best[0]):
             best = (price.usd / item.gpu_count, item)
     return best[1] if best else None
@@ -58,19 +63,38 @@ def _gpu_lines(record: UsageRecord, intervals, *, now: datetime) -> list[CostEnt
         item = _cloud_item(target, record.gpu_type, start)
         unit, category = PriceUnit.INSTANCE_HOUR, CostCategory.GPU_COMPUTE
     if item is None:
-        raise ApplicationError(f"No catalog price for {record.gpu_type or 'GPUs'} on target {target.name}.",
-                               extra={"field": "target"})
+        raise ApplicationError(
+            f"No catalog price for {record.gpu_type or 'GPUs'} on target {target.name}.",
+            extra={"field": "target"},
+        )
     lines = []
     for seg in price_segments(item=item, start=start, end=end, unit=unit):
         _, gpu_seconds = interval_seconds(intervals, seg.start, seg.end, now=now)
         if gpu_seconds == 0:
             continue
         if seg.price is None:
-            raise ApplicationError(f"{item} has no price before {seg.end:%Y-%m-%d %H:%M}.", extra={"field": "price"})
-        rate = _onprem_rate(seg.price) if onprem is not None else seg.price.usd / item.gpu_count / SECONDS_PER_HOUR
-        lines.append(CostEntry(hour=start, team_id=record.team_id, deployment_id=record.deployment_id,
-                               target=target, usage_record=record, category=category, price=seg.price,
-                               quantity=gpu_seconds, rate_usd=rate, usd=gpu_seconds * rate))
+            raise ApplicationError(
+                f"{item} has no price before {seg.end:%Y-%m-%d %H:%M}.", extra={"field": "price"}
+            )
+        rate = (
+            _onprem_rate(seg.price)
+            if onprem is not None
+            else seg.price.usd / item.gpu_count / SECONDS_PER_HOUR
+        )
+        lines.append(
+            CostEntry(
+                hour=start,
+                team_id=record.team_id,
+                deployment_id=record.deployment_id,
+                target=target,
+                usage_record=record,
+                category=category,
+                price=seg.price,
+                quantity=gpu_seconds,
+                rate_usd=rate,
+                usd=gpu_seconds * rate,
+            )
+        )
     return lines
 
 
@@ -100,13 +124,35 @@ def _idle_lines(target: Target, hour: datetime, used: list[CostEntry]) -> list[C
             for deployment_id, seconds in sorted(by_deployment.items()):
                 share = idle * seconds / used_seconds
                 e = owners[deployment_id]
-                lines.append(CostEntry(hour=hour, team_id=e.team_id, deployment_id=deployment_id, target=target,
-                                       usage_record=e.usage_record, category=CostCategory.IDLE_CAPACITY,
-                                       price=seg.price, quantity=share, rate_usd=rate, usd=share * rate))
+                lines.append(
+                    CostEntry(
+                        hour=hour,
+                        team_id=e.team_id,
+                        deployment_id=deployment_id,
+                        target=target,
+                        usage_record=e.usage_record,
+                        category=CostCategory.IDLE_CAPACITY,
+                        price=seg.price,
+                        quantity=share,
+                        rate_usd=rate,
+                        usd=share * rate,
+                    )
+                )
         else:
-            lines.append(CostEntry(hour=hour, team=None, deployment=None, target=target, usage_record=None,
-                                   category=CostCategory.IDLE_CAPACITY, price=seg.price, quantity=idle,
-                                   rate_usd=rate, usd=idle * rate))
+            lines.append(
+                CostEntry(
+                    hour=hour,
+                    team=None,
+                    deployment=None,
+                    target=target,
+                    usage_record=None,
+                    category=CostCategory.IDLE_CAPACITY,
+                    price=seg.price,
+                    quantity=idle,
+                    rate_usd=rate,
+                    usd=idle * rate,
+                )
+            )
     return lines
 
 
@@ -118,9 +164,14 @@ def cost_entries_price(*, hour: datetime, now: datetime | None = None) -> list[C
     logged (`billing.ledger.unpriced`) and left out until the hour is priced again."""
     hour, now = hour_floor(hour), now or timezone.now()
     # One pricing of an hour at a time: concurrent runs queue here instead of interleaving.
-    list(UsageRecord.objects.select_for_update().filter(hour=hour).order_by("pk").values_list("pk", flat=True))
-    records = list(UsageRecord.objects.filter(hour=hour).select_related(
-        "target__onprem_profile__item", "target__onprem_profile__gpu_type"))
+    list(
+        UsageRecord.objects.select_for_update().filter(hour=hour).order_by("pk").values_list("pk", flat=True)
+    )
+    records = list(
+        UsageRecord.objects.filter(hour=hour).select_related(
+            "target__onprem_profile__item", "target__onprem_profile__gpu_type"
+        )
+    )
     by_deployment = defaultdict(list)
     for iv in intervals_in(deployment_ids=[r.deployment_id for r in records], start=hour, end=hour + HOUR):
         by_deployment[iv.deployment_id].append(iv)
@@ -132,13 +183,16 @@ def cost_entries_price(*, hour: datetime, now: datetime | None = None) -> list[C
         except ApplicationError as exc:
             # One target without a price must not stop the whole ledger: its usage record stays,
             # unpriced, and re-running the hour after the price is added prices it.
-            logger.warning("billing.ledger.unpriced", extra={"usage_record_id": record.pk, "reason": exc.message})
+            logger.warning(
+                "billing.ledger.unpriced", extra={"usage_record_id": record.pk, "reason": exc.message}
+            )
             continue
         lines += gpu
         if record.target.onprem_profile_id:
             used_by_target[record.target_id] += gpu
     for target in Target.objects.filter(onprem_profile__isnull=False).select_related(
-            "onprem_profile__item", "onprem_profile__gpu_type"):
+        "onprem_profile__item", "onprem_profile__gpu_type"
+    ):
         lines += _idle_lines(target, hour, used_by_target[target.pk])
     CostEntry.objects.filter(hour=hour).delete()
     CostEntry.objects.bulk_create(lines)

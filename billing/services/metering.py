@@ -52,8 +52,12 @@ def meter_counters_collect(*, store=None, now: datetime | None = None) -> int:
             continue
         try:
             with transaction.atomic():
-                MeterReading.objects.create(deployment=deployment, hour=hour_floor(now), popped_at=now,
-                                            **{f: int(counts.get(f, 0)) for f in COUNTER_FIELDS})
+                MeterReading.objects.create(
+                    deployment=deployment,
+                    hour=hour_floor(now),
+                    popped_at=now,
+                    **{f: int(counts.get(f, 0)) for f in COUNTER_FIELDS},
+                )
         except Exception:
             store.incr_many(key, {f: int(v) for f, v in counts.items()})
             raise
@@ -75,12 +79,15 @@ def interval_seconds(intervals, start: datetime, end: datetime, *, now: datetime
 
 
 def intervals_in(*, deployment_ids, start: datetime, end: datetime):
-    return (ReplicaInterval.objects.filter(deployment_id__in=list(deployment_ids), started_at__lt=end)
-            .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start)))
+    return ReplicaInterval.objects.filter(deployment_id__in=list(deployment_ids), started_at__lt=end).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start)
+    )
 
 
 @transaction.atomic
-def usage_record_hour(*, deployment: Deployment, hour: datetime, now: datetime | None = None) -> UsageRecord | None:
+def usage_record_hour(
+    *, deployment: Deployment, hour: datetime, now: datetime | None = None
+) -> UsageRecord | None:
     """Roll up one deployment's hour [hour, hour + 1 h) into its UsageRecord: exact overlap of its
     replica intervals, plus the meter readings of that hour. Re-running gives the same row (update
     in place on the unique (deployment, hour)). None if the hour had no use at all."""
@@ -89,17 +96,24 @@ def usage_record_hour(*, deployment: Deployment, hour: datetime, now: datetime |
     intervals = list(intervals_in(deployment_ids=[deployment.pk], start=hour, end=hour + HOUR))
     replica, gpu = interval_seconds(intervals, hour, hour + HOUR, now=now)
     counts = MeterReading.objects.filter(deployment=deployment, hour=hour).aggregate(
-        **{f: Sum(f) for f in COUNTER_FIELDS})
+        **{f: Sum(f) for f in COUNTER_FIELDS}
+    )
     counts = {f: counts[f] or 0 for f in COUNTER_FIELDS}
     if not intervals and not any(counts.values()):
         UsageRecord.objects.filter(deployment=deployment, hour=hour).delete()
         return None
     gpu_types = [iv.gpu_type for iv in intervals if iv.gpu_type and iv.gpu_count]
     record, _ = UsageRecord.objects.update_or_create(
-        deployment=deployment, hour=hour,
-        defaults={"team_id": deployment.team_id, "target_id": deployment.target_id, "replica_seconds": replica,
-                  "gpu_seconds": gpu, "gpu_type": max(set(gpu_types), key=gpu_types.count) if gpu_types else "",
-                  **counts},
+        deployment=deployment,
+        hour=hour,
+        defaults={
+            "team_id": deployment.team_id,
+            "target_id": deployment.target_id,
+            "replica_seconds": replica,
+            "gpu_seconds": gpu,
+            "gpu_type": max(set(gpu_types), key=gpu_types.count) if gpu_types else "",
+            **counts,
+        },
     )
     return record
 
@@ -107,8 +121,11 @@ def usage_record_hour(*, deployment: Deployment, hour: datetime, now: datetime |
 def usage_hour_deployments(*, hour: datetime) -> list[int]:
     """Ids of deployments that had a replica up or a meter reading in the hour."""
     hour = hour_floor(hour)
-    ids = set(ReplicaInterval.objects.filter(started_at__lt=hour + HOUR)
-              .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=hour)).values_list("deployment_id", flat=True))
+    ids = set(
+        ReplicaInterval.objects.filter(started_at__lt=hour + HOUR)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=hour))
+        .values_list("deployment_id", flat=True)
+    )
     ids |= set(MeterReading.objects.filter(hour=hour).values_list("deployment_id", flat=True))
     ids |= set(UsageRecord.objects.filter(hour=hour).values_list("deployment_id", flat=True))
     return sorted(ids)
@@ -117,7 +134,9 @@ def usage_hour_deployments(*, hour: datetime) -> list[int]:
 def usage_hour_rollup(*, hour: datetime, now: datetime | None = None) -> list[UsageRecord]:
     """Roll up every deployment's usage for one hour. Idempotent."""
     records = []
-    for deployment in Deployment.objects.filter(pk__in=usage_hour_deployments(hour=hour)).select_related("target"):
+    for deployment in Deployment.objects.filter(pk__in=usage_hour_deployments(hour=hour)).select_related(
+        "target"
+    ):
         record = usage_record_hour(deployment=deployment, hour=hour, now=now)
         if record is not None:
             records.append(record)

@@ -20,8 +20,11 @@ def finance_reports_generate(*, month: date) -> list[str]:
     names = []
     for by in ("team", "cost_centre"):
         report = monthly_report(scope=scope, month=month, by=by)
-        for ext, body in (("csv", report_csv(report).encode()), ("pdf", report_pdf(report)),
-                          ("json", json.dumps(report.as_dict(), indent=2).encode())):
+        for ext, body in (
+            ("csv", report_csv(report).encode()),
+            ("pdf", report_pdf(report)),
+            ("json", json.dumps(report.as_dict(), indent=2).encode()),
+        ):
             name = f"{REPORT_DIR}/{month:%Y-%m}/costs-{month:%Y-%m}-by-{by}.{ext}"
             if default_storage.exists(name):
                 default_storage.delete(name)

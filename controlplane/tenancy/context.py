@@ -14,7 +14,9 @@ class RequestContext:
     token_prefix: str = ""
 
 
-_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("request_context", default=None)
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "request_context", default=None
+)
 
 
 def current_request_context() -> RequestContext:
@@ -26,7 +28,9 @@ def current_request_context() -> RequestContext:
 
 
 def start_request_context(*, request_id: str | None = None, client_address: str | None = None):
-    return _current.set(RequestContext(request_id=request_id or uuid.uuid4().hex, client_address=client_address))
+    return _current.set(
+        RequestContext(request_id=request_id or uuid.uuid4().hex, client_address=client_address)
+    )
 
 
 def end_request_context(token) -> None:

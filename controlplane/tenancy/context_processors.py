@@ -16,11 +16,14 @@ def console(request) -> dict:
     nav = []
     if current is not None:
         team, role = current.team.slug, current.role
-        nav = [("Overview", "team-overview", team, True),
-               ("Models", "model-list", team, role_allows(role, Action.MODEL_VIEW)),
-               ("Deployments", "deployment-list", team, role_allows(role, Action.MODEL_VIEW)),
-               ("Members", "members", team, role_allows(role, Action.MEMBER_VIEW)),
-               ("API tokens", "tokens", team, True), ("Audit log", "audit", team, role_allows(role, Action.AUDIT_VIEW)),
-               ("Settings", "team-settings", team, role_allows(role, Action.TEAM_UPDATE))]
+        nav = [
+            ("Overview", "team-overview", team, True),
+            ("Models", "model-list", team, role_allows(role, Action.MODEL_VIEW)),
+            ("Deployments", "deployment-list", team, role_allows(role, Action.MODEL_VIEW)),
+            ("Members", "members", team, role_allows(role, Action.MEMBER_VIEW)),
+            ("API tokens", "tokens", team, True),
+            ("Audit log", "audit", team, role_allows(role, Action.AUDIT_VIEW)),
+            ("Settings", "team-settings", team, role_allows(role, Action.TEAM_UPDATE)),
+        ]
         nav = [(label, name, team) for label, name, team, allowed in nav if allowed]
     return {"console_memberships": memberships, "current_membership": current, "console_nav": nav}

@@ -7,11 +7,16 @@ from controlplane.tenancy.permissions import Role, Scope
 class TeamCreateForm(forms.Form):
     name = forms.CharField(max_length=100)
     slug = forms.CharField(
-        max_length=40, help_text="Lowercase letters, digits and hyphens; used in endpoint URLs. Cannot change later."
+        max_length=40,
+        help_text="Lowercase letters, digits and hyphens; used in endpoint URLs. Cannot change later.",
     )
     cost_centre = forms.CharField(max_length=50, required=False)
     monthly_budget = forms.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, help_text="USD per month; empty for none."
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text="USD per month; empty for none.",
     )
 
 

@@ -31,8 +31,13 @@ class Action(StrEnum):
 
 _MEMBER = {Action.TEAM_VIEW, Action.MEMBER_VIEW, Action.TOKEN_OWN, Action.MODEL_VIEW}
 _DEPLOYER = _MEMBER | {Action.MODEL_MANAGE}
-_ADMIN = _DEPLOYER | {Action.TEAM_UPDATE, Action.MEMBER_MANAGE, Action.TOKEN_MANAGE_ALL, Action.AUDIT_VIEW,
-                      Action.COST_VIEW}
+_ADMIN = _DEPLOYER | {
+    Action.TEAM_UPDATE,
+    Action.MEMBER_MANAGE,
+    Action.TOKEN_MANAGE_ALL,
+    Action.AUDIT_VIEW,
+    Action.COST_VIEW,
+}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: frozenset(_ADMIN | {Action.TEAM_DELETE, Action.MEMBER_GRANT_OWNER}),

@@ -15,7 +15,13 @@ from controlplane.exceptions import ApplicationError
 from controlplane.htmx import htmx_partial
 from controlplane.tenancy.context_processors import CURRENT_TEAM_SESSION_KEY
 from controlplane.tenancy.filters import AuditEventFilter
-from controlplane.tenancy.forms import MemberAddForm, MemberRoleForm, TeamCreateForm, TeamUpdateForm, TokenCreateForm
+from controlplane.tenancy.forms import (
+    MemberAddForm,
+    MemberRoleForm,
+    TeamCreateForm,
+    TeamUpdateForm,
+    TokenCreateForm,
+)
 from controlplane.tenancy.models import AuditEvent, AuditResult
 from controlplane.tenancy.permissions import ROLE_DESCRIPTIONS, Action, Role, Scope, role_allows
 from controlplane.tenancy.selectors import (
@@ -42,8 +48,19 @@ from controlplane.tenancy.services import (
 
 AUDIT_PAGE_SIZE = 50
 CSV_COLUMNS = [
-    "seq", "created_at", "actor_label", "team_slug", "action", "resource_type", "resource_id",
-    "result", "error", "client_address", "request_id", "parameters", "hash",
+    "seq",
+    "created_at",
+    "actor_label",
+    "team_slug",
+    "action",
+    "resource_type",
+    "resource_id",
+    "result",
+    "error",
+    "client_address",
+    "request_id",
+    "parameters",
+    "hash",
 ]
 
 
@@ -57,12 +74,19 @@ def team_for_console(request, slug: str, action: Action):
     return team, role
 
 
-def _refused(request, *, form, exc: ApplicationError, action: str, resource_type: str, team=None, parameters=None):
+def _refused(
+    request, *, form, exc: ApplicationError, action: str, resource_type: str, team=None, parameters=None
+):
     field = exc.extra.get("field")
     form.add_error(field if field in form.fields else None, exc.message)
     audit_record(
-        actor=request.user, action=action, resource_type=resource_type, team=team,
-        parameters=parameters or {}, result=AuditResult.FAILURE, error=exc.message,
+        actor=request.user,
+        action=action,
+        resource_type=resource_type,
+        team=team,
+        parameters=parameters or {},
+        result=AuditResult.FAILURE,
+        error=exc.message,
     )
 
 
@@ -93,8 +117,14 @@ def team_new(request):
         try:
             team = team_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="team.create", resource_type="team",
-                     parameters=form.cleaned_data)
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="team.create",
+                resource_type="team",
+                parameters=form.cleaned_data,
+            )
         else:
             messages.success(request, f"Team {team.name} created. You are its owner.")
             return redirect("team-overview", slug=team.slug)
@@ -116,9 +146,13 @@ def team_overview(request, slug):
         "team": team,
         "role": role,
         "role_description": ROLE_DESCRIPTIONS.get(role, ""),
-        "active_tokens": api_token_list(team=team, user=request.user, role=role).filter(revoked_at__isnull=True)[:5],
+        "active_tokens": api_token_list(team=team, user=request.user, role=role).filter(
+            revoked_at__isnull=True
+        )[:5],
         "can_audit": role_allows(role, Action.AUDIT_VIEW),
-        "recent_events": AuditEvent.objects.filter(team_id=team.pk)[:8] if role_allows(role, Action.AUDIT_VIEW) else [],
+        "recent_events": AuditEvent.objects.filter(team_id=team.pk)[:8]
+        if role_allows(role, Action.AUDIT_VIEW)
+        else [],
     }
     return render(request, "tenancy/team_overview.html", context)
 
@@ -132,14 +166,27 @@ def team_settings(request, slug):
         try:
             team_update(team=team_get_for(user=request.user, slug=slug), actor=request.user, **changes)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="team.update", resource_type="team", team=team,
-                     parameters=changes)
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="team.update",
+                resource_type="team",
+                team=team,
+                parameters=changes,
+            )
         else:
             messages.success(request, "Team settings saved.")
             return redirect("team-settings", slug=slug)
-    return render(request, "tenancy/team_settings.html", {
-        "team": team, "form": form, "can_delete": role_allows(role, Action.TEAM_DELETE),
-    })
+    return render(
+        request,
+        "tenancy/team_settings.html",
+        {
+            "team": team,
+            "form": form,
+            "can_delete": role_allows(role, Action.TEAM_DELETE),
+        },
+    )
 
 
 @login_required
@@ -165,17 +212,34 @@ def members(request, slug):
             raise PermissionDenied("Your role cannot add members.")
         if form.is_valid():
             try:
-                membership = membership_add(team=team, actor=request.user, actor_role=role, **form.cleaned_data)
+                membership = membership_add(
+                    team=team, actor=request.user, actor_role=role, **form.cleaned_data
+                )
             except ApplicationError as exc:
-                _refused(request, form=form, exc=exc, action="member.add", resource_type="membership", team=team,
-                         parameters=form.cleaned_data)
+                _refused(
+                    request,
+                    form=form,
+                    exc=exc,
+                    action="member.add",
+                    resource_type="membership",
+                    team=team,
+                    parameters=form.cleaned_data,
+                )
             else:
                 messages.success(request, f"{membership.user.username} joined as {membership.role}.")
                 return redirect("members", slug=slug)
-    return render(request, "tenancy/members.html", {
-        "team": team, "memberships": membership_list(team=team), "form": form, "can_manage": can_manage,
-        "roles": Role.choices, "role_descriptions": ROLE_DESCRIPTIONS.items(),
-    })
+    return render(
+        request,
+        "tenancy/members.html",
+        {
+            "team": team,
+            "memberships": membership_list(team=team),
+            "form": form,
+            "can_manage": can_manage,
+            "roles": Role.choices,
+            "role_descriptions": ROLE_DESCRIPTIONS.items(),
+        },
+    )
 
 
 @login_required
@@ -191,16 +255,31 @@ def member_role(request, slug, pk):
                 membership=membership, actor=request.user, actor_role=role, role=form.cleaned_data["role"]
             )
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="member.change_role", resource_type="membership",
-                     team=team, parameters=form.cleaned_data)
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="member.change_role",
+                resource_type="membership",
+                team=team,
+                parameters=form.cleaned_data,
+            )
             error = exc.message
             membership.refresh_from_db()
     else:
         error = "Choose a valid role."
     if htmx_partial(request):
-        return render(request, "tenancy/_member_row.html", {
-            "team": team, "m": membership, "can_manage": True, "roles": Role.choices, "error": error,
-        })
+        return render(
+            request,
+            "tenancy/_member_row.html",
+            {
+                "team": team,
+                "m": membership,
+                "can_manage": True,
+                "roles": Role.choices,
+                "error": error,
+            },
+        )
     if error:
         messages.error(request, error)
     return redirect("members", slug=slug)
@@ -214,8 +293,14 @@ def member_remove(request, slug, pk):
     try:
         membership_remove(membership=membership, actor=request.user, actor_role=role)
     except ApplicationError as exc:
-        audit_record(actor=request.user, action="member.remove", resource_type="membership", team=team,
-                     result=AuditResult.FAILURE, error=exc.message)
+        audit_record(
+            actor=request.user,
+            action="member.remove",
+            resource_type="membership",
+            team=team,
+            result=AuditResult.FAILURE,
+            error=exc.message,
+        )
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{membership.user.username} removed from {team.slug}.")
@@ -233,8 +318,15 @@ def tokens(request, slug):
         try:
             created, plaintext = api_token_create(team=team, actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _refused(request, form=form, exc=exc, action="token.create", resource_type="api_token", team=team,
-                     parameters={k: v for k, v in form.cleaned_data.items()})
+            _refused(
+                request,
+                form=form,
+                exc=exc,
+                action="token.create",
+                resource_type="api_token",
+                team=team,
+                parameters={k: v for k, v in form.cleaned_data.items()},
+            )
         else:
             form = TokenCreateForm()
     context = {

@@ -15,14 +15,31 @@ class RevisionOutput(serializers.ModelSerializer):
     class Meta:
         model = Revision
         fields = [
-            "number", "model", "runtime", "gpu_type", "gpu_count", "min_replicas", "max_replicas", "scaling_metric",
-            "scaling_target", "scale_up_window_s", "scale_down_window_s", "idle_timeout_s", "env", "memory_override",
-            "reason", "created_at",
+            "number",
+            "model",
+            "runtime",
+            "gpu_type",
+            "gpu_count",
+            "min_replicas",
+            "max_replicas",
+            "scaling_metric",
+            "scaling_target",
+            "scale_up_window_s",
+            "scale_down_window_s",
+            "idle_timeout_s",
+            "env",
+            "memory_override",
+            "reason",
+            "created_at",
         ]
 
     def get_model(self, obj) -> dict:
-        return {"id": obj.artifact_id, "name": obj.artifact.name, "version": obj.artifact.version,
-                "format": obj.artifact.format}
+        return {
+            "id": obj.artifact_id,
+            "name": obj.artifact.name,
+            "version": obj.artifact.version,
+            "format": obj.artifact.format,
+        }
 
 
 class EventOutput(serializers.ModelSerializer):
@@ -39,7 +56,22 @@ class DeploymentOutput(serializers.ModelSerializer):
     class Meta:
         model = Deployment
         fields = [
-            "id", "team", "name", "target", "desired_state", "status", "status_message", "generation",
-            "observed_generation", "replicas", "pinned_replicas", "ready_replicas", "endpoint_url", "revision",
-            "first_ready_at", "last_request_at", "created_at", "updated_at",
+            "id",
+            "team",
+            "name",
+            "target",
+            "desired_state",
+            "status",
+            "status_message",
+            "generation",
+            "observed_generation",
+            "replicas",
+            "pinned_replicas",
+            "ready_replicas",
+            "endpoint_url",
+            "revision",
+            "first_ready_at",
+            "last_request_at",
+            "created_at",
+            "updated_at",
         ]

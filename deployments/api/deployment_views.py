@@ -1,4 +1,3 @@
-
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -64,8 +63,9 @@ class TargetsApi(APIView):
         kind = serializers.ChoiceField(choices=TargetKind.choices)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
         settings = serializers.DictField(required=False, default=dict)
-        gpu_inventory = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False,
-                                              allow_null=True, default=None)
+        gpu_inventory = serializers.DictField(
+            child=serializers.IntegerField(min_value=0), required=False, allow_null=True, default=None
+        )
         all_teams = serializers.BooleanField(default=True)
 
     @extend_schema(responses=TargetOutput(many=True))
@@ -120,8 +120,10 @@ class DeploymentsApi(TeamScopedApiMixin, APIView):
         name = options.pop("name")
         options = _spec_options(self, options)
         deployment = deployment_create(team=team, actor=request.user, name=name, target=target, **options)
-        return Response(DeploymentOutput(deployment_get(team=team, deployment_id=deployment.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            DeploymentOutput(deployment_get(team=team, deployment_id=deployment.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class DeploymentDetailApi(TeamScopedApiMixin, APIView):
@@ -144,14 +146,16 @@ class DeploymentDetailApi(TeamScopedApiMixin, APIView):
         deployment = deployment_get(team=self.get_team(slug), deployment_id=pk)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        deployment = deployment_update(deployment=deployment, actor=request.user,
-                                       **_spec_options(self, data.validated_data))
+        deployment = deployment_update(
+            deployment=deployment, actor=request.user, **_spec_options(self, data.validated_data)
+        )
         return Response(DeploymentOutput(deployment_get(team=self.team, deployment_id=pk)).data, status=202)
 
     @extend_schema(responses={202: DeploymentOutput})
     def delete(self, request, slug, pk):
-        deployment = deployment_delete(deployment=deployment_get(team=self.get_team(slug), deployment_id=pk),
-                                       actor=request.user)
+        deployment = deployment_delete(
+            deployment=deployment_get(team=self.get_team(slug), deployment_id=pk), actor=request.user
+        )
         return Response(DeploymentOutput(deployment).data, status=202)
 
 
@@ -175,7 +179,9 @@ class DeploymentScaleApi(_DeploymentActionApi):
     def post(self, request, slug, pk):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        deployment = deployment_scale(deployment=self.deployment(slug, pk), actor=request.user, **data.validated_data)
+        deployment = deployment_scale(
+            deployment=self.deployment(slug, pk), actor=request.user, **data.validated_data
+        )
         return Response(DeploymentOutput(deployment).data, status=202)
 
 
@@ -184,14 +190,20 @@ class DeploymentPinApi(_DeploymentActionApi):
 
     @extend_schema_serializer(component_name="DeploymentPinInput")
     class InputSerializer(serializers.Serializer):
-        replicas = serializers.IntegerField(min_value=0, max_value=100, allow_null=True,
-                                            help_text="null hands the count back to the autoscaler.")
+        replicas = serializers.IntegerField(
+            min_value=0,
+            max_value=100,
+            allow_null=True,
+            help_text="null hands the count back to the autoscaler.",
+        )
 
     @extend_schema(request=InputSerializer, responses={202: DeploymentOutput})
     def post(self, request, slug, pk):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        deployment = deployment_pin(deployment=self.deployment(slug, pk), actor=request.user, **data.validated_data)
+        deployment = deployment_pin(
+            deployment=self.deployment(slug, pk), actor=request.user, **data.validated_data
+        )
         return Response(DeploymentOutput(deployment).data, status=202)
 
 
@@ -206,8 +218,11 @@ class DeploymentRollbackApi(_DeploymentActionApi):
     def post(self, request, slug, pk):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        deployment = deployment_rollback(deployment=self.deployment(slug, pk), actor=request.user,
-                                         revision_number=data.validated_data["revision"])
+        deployment = deployment_rollback(
+            deployment=self.deployment(slug, pk),
+            actor=request.user,
+            revision_number=data.validated_data["revision"],
+        )
         return Response(DeploymentOutput(deployment).data, status=202)
 
 
@@ -216,8 +231,10 @@ class DeploymentStopApi(_DeploymentActionApi):
 
     @extend_schema(request=None, responses={202: DeploymentOutput})
     def post(self, request, slug, pk):
-        return Response(DeploymentOutput(deployment_stop(deployment=self.deployment(slug, pk), actor=request.user)).data,
-                        status=202)
+        return Response(
+            DeploymentOutput(deployment_stop(deployment=self.deployment(slug, pk), actor=request.user)).data,
+            status=202,
+        )
 
 
 class DeploymentStartApi(_DeploymentActionApi):
@@ -225,8 +242,10 @@ class DeploymentStartApi(_DeploymentActionApi):
 
     @extend_schema(request=None, responses={202: DeploymentOutput})
     def post(self, request, slug, pk):
-        return Response(DeploymentOutput(deployment_start(deployment=self.deployment(slug, pk), actor=request.user)).data,
-                        status=202)
+        return Response(
+            DeploymentOutput(deployment_start(deployment=self.deployment(slug, pk), actor=request.user)).data,
+            status=202,
+        )
 
 
 class DeploymentRevisionsApi(TeamScopedApiMixin, APIView):
@@ -235,7 +254,9 @@ class DeploymentRevisionsApi(TeamScopedApiMixin, APIView):
     @extend_schema(responses=RevisionOutput(many=True))
     def get(self, request, slug, pk):
         deployment = deployment_get(team=self.get_team(slug), deployment_id=pk)
-        return paginate(self, deployment.revisions.select_related("artifact").order_by("-number"), RevisionOutput)
+        return paginate(
+            self, deployment.revisions.select_related("artifact").order_by("-number"), RevisionOutput
+        )
 
 
 class DeploymentEventsApi(TeamScopedApiMixin, APIView):
@@ -258,11 +279,15 @@ class DeploymentWakeApi(APIView):
         team = serializers.CharField()
         deployment = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses=inline_serializer("Wake", {"status": serializers.CharField()}))
+    @extend_schema(
+        request=InputSerializer, responses=inline_serializer("Wake", {"status": serializers.CharField()})
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        deployment = deployment_wake(team_slug=data.validated_data["team"], name=data.validated_data["deployment"])
+        deployment = deployment_wake(
+            team_slug=data.validated_data["team"], name=data.validated_data["deployment"]
+        )
         if deployment is None:
             raise NotFound("No such running deployment.")
         return Response({"status": "starting"}, status=202)

@@ -29,9 +29,24 @@ class ModelArtifactOutput(serializers.ModelSerializer):
     class Meta:
         model = ModelArtifact
         fields = [
-            "id", "team", "name", "version", "format", "status", "status_reason", "description", "source_uri",
-            "size_bytes", "sha256", "parameter_count", "inspection", "files", "uploads", "created_by",
-            "created_at", "ready_at",
+            "id",
+            "team",
+            "name",
+            "version",
+            "format",
+            "status",
+            "status_reason",
+            "description",
+            "source_uri",
+            "size_bytes",
+            "sha256",
+            "parameter_count",
+            "inspection",
+            "files",
+            "uploads",
+            "created_by",
+            "created_at",
+            "ready_at",
         ]
 
 

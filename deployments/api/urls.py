@@ -5,11 +5,18 @@ from . import views
 urlpatterns = [
     path("teams/<slug:slug>/models/", views.ModelsApi.as_view(), name="models"),
     path("teams/<slug:slug>/models/<int:pk>/", views.ModelDetailApi.as_view(), name="model-detail"),
-    path("teams/<slug:slug>/models/<int:pk>/files/<path:path>", views.ModelFileApi.as_view(), name="model-file"),
+    path(
+        "teams/<slug:slug>/models/<int:pk>/files/<path:path>", views.ModelFileApi.as_view(), name="model-file"
+    ),
     path("teams/<slug:slug>/models/<int:pk>/uploads/", views.UploadsApi.as_view(), name="model-uploads"),
-    path("teams/<slug:slug>/models/<int:pk>/uploads/<uuid:upload_id>/", views.UploadDetailApi.as_view(),
-         name="model-upload-detail"),
-    path("teams/<slug:slug>/models/<int:pk>/complete", views.ModelCompleteApi.as_view(), name="model-complete"),
+    path(
+        "teams/<slug:slug>/models/<int:pk>/uploads/<uuid:upload_id>/",
+        views.UploadDetailApi.as_view(),
+        name="model-upload-detail",
+    ),
+    path(
+        "teams/<slug:slug>/models/<int:pk>/complete", views.ModelCompleteApi.as_view(), name="model-complete"
+    ),
     path("teams/<slug:slug>/registry-policy", views.RegistryPolicyApi.as_view(), name="registry-policy"),
 ]
 
@@ -18,17 +25,38 @@ from . import deployment_views as dv  # noqa: E402
 urlpatterns += [
     path("targets/", dv.TargetsApi.as_view(), name="targets"),
     path("teams/<slug:slug>/deployments/", dv.DeploymentsApi.as_view(), name="deployments"),
-    path("teams/<slug:slug>/deployments/<int:pk>/", dv.DeploymentDetailApi.as_view(), name="deployment-detail"),
-    path("teams/<slug:slug>/deployments/<int:pk>/scale", dv.DeploymentScaleApi.as_view(), name="deployment-scale"),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/", dv.DeploymentDetailApi.as_view(), name="deployment-detail"
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/scale",
+        dv.DeploymentScaleApi.as_view(),
+        name="deployment-scale",
+    ),
     path("teams/<slug:slug>/deployments/<int:pk>/pin", dv.DeploymentPinApi.as_view(), name="deployment-pin"),
-    path("teams/<slug:slug>/deployments/<int:pk>/rollback", dv.DeploymentRollbackApi.as_view(),
-         name="deployment-rollback"),
-    path("teams/<slug:slug>/deployments/<int:pk>/stop", dv.DeploymentStopApi.as_view(), name="deployment-stop"),
-    path("teams/<slug:slug>/deployments/<int:pk>/start", dv.DeploymentStartApi.as_view(), name="deployment-start"),
-    path("teams/<slug:slug>/deployments/<int:pk>/revisions/", dv.DeploymentRevisionsApi.as_view(),
-         name="deployment-revisions"),
-    path("teams/<slug:slug>/deployments/<int:pk>/events/", dv.DeploymentEventsApi.as_view(),
-         name="deployment-events"),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/rollback",
+        dv.DeploymentRollbackApi.as_view(),
+        name="deployment-rollback",
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/stop", dv.DeploymentStopApi.as_view(), name="deployment-stop"
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/start",
+        dv.DeploymentStartApi.as_view(),
+        name="deployment-start",
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/revisions/",
+        dv.DeploymentRevisionsApi.as_view(),
+        name="deployment-revisions",
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/events/",
+        dv.DeploymentEventsApi.as_view(),
+        name="deployment-events",
+    ),
     path("internal/deployments/wake", dv.DeploymentWakeApi.as_view(), name="deployment-wake"),
 ]
 
@@ -36,9 +64,19 @@ from . import kubernetes_views as kv  # noqa: E402
 
 urlpatterns += [
     path("targets/<int:pk>/credentials", kv.TargetCredentialsApi.as_view(), name="target-credentials"),
-    path("targets/<int:pk>/test-connection", kv.TargetTestConnectionApi.as_view(), name="target-test-connection"),
-    path("teams/<slug:slug>/deployments/<int:pk>/manifests", kv.DeploymentManifestsApi.as_view(),
-         name="deployment-manifests"),
-    path("teams/<slug:slug>/deployments/<int:pk>/manifests.yaml", kv.DeploymentManifestsYamlApi.as_view(),
-         name="deployment-manifests-yaml"),
+    path(
+        "targets/<int:pk>/test-connection",
+        kv.TargetTestConnectionApi.as_view(),
+        name="target-test-connection",
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/manifests",
+        kv.DeploymentManifestsApi.as_view(),
+        name="deployment-manifests",
+    ),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/manifests.yaml",
+        kv.DeploymentManifestsYamlApi.as_view(),
+        name="deployment-manifests-yaml",
+    ),
 ]

@@ -55,14 +55,21 @@ class ModelsApi(TeamScopedApiMixin, APIView):
         format = serializers.ChoiceField(choices=ArtifactFormat.choices)
         description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         source_uri = serializers.CharField(
-            max_length=1000, required=False, allow_blank=True, default="",
+            max_length=1000,
+            required=False,
+            allow_blank=True,
+            default="",
             help_text="s3://bucket/key to register a model already in S3 instead of uploading.",
         )
 
-    @extend_schema(responses=ModelArtifactListOutput(many=True), parameters=filter_parameters(ModelArtifactFilter))
+    @extend_schema(
+        responses=ModelArtifactListOutput(many=True), parameters=filter_parameters(ModelArtifactFilter)
+    )
     def get(self, request, slug):
         team = self.get_team(slug)
-        return paginate(self, filtered(ModelArtifactFilter, request, artifact_list(team=team)), ModelArtifactListOutput)
+        return paginate(
+            self, filtered(ModelArtifactFilter, request, artifact_list(team=team)), ModelArtifactListOutput
+        )
 
     @extend_schema(request=InputSerializer, responses={201: ModelArtifactOutput})
     def post(self, request, slug):
@@ -101,15 +108,26 @@ class ModelFileApi(ArtifactScopedMixin, APIView):
 
     @extend_schema(
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        parameters=[OpenApiParameter("X-Checksum-SHA256", str, OpenApiParameter.HEADER, required=False,
-                                     description="Hex SHA-256 of the file; verified while streaming.")],
+        parameters=[
+            OpenApiParameter(
+                "X-Checksum-SHA256",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Hex SHA-256 of the file; verified while streaming.",
+            )
+        ],
         responses={201: ArtifactFileOutput},
     )
     def put(self, request, slug, pk, path):
         artifact = self.get_artifact(slug, pk)
         file = artifact_file_put(
-            artifact=artifact, actor=request.user, path=path, stream=request._request,
-            length=_content_length(request), sha256=request.headers.get("X-Checksum-SHA256", ""),
+            artifact=artifact,
+            actor=request.user,
+            path=path,
+            stream=request._request,
+            length=_content_length(request),
+            sha256=request.headers.get("X-Checksum-SHA256", ""),
         )
         return Response(ArtifactFileOutput(file).data, status=status.HTTP_201_CREATED)
 
@@ -121,8 +139,9 @@ class ModelFileApi(ArtifactScopedMixin, APIView):
             from django.http import Http404
 
             raise Http404("No such file in this model version.")
-        response = StreamingHttpResponse(storage_iter(f"{artifact.storage_prefix}/{file.path}"),
-                                         content_type="application/octet-stream")
+        response = StreamingHttpResponse(
+            storage_iter(f"{artifact.storage_prefix}/{file.path}"), content_type="application/octet-stream"
+        )
         response["Content-Length"] = str(file.size_bytes)
         response["Content-Disposition"] = f'attachment; filename="{file.path.rsplit("/", 1)[-1]}"'
         response["X-Checksum-SHA256"] = file.sha256
@@ -172,12 +191,18 @@ class UploadDetailApi(ArtifactScopedMixin, APIView):
         upload = self._upload(slug, pk, upload_id)
         offset = request.headers.get("Upload-Offset", "")
         session, file = upload_append(
-            session=upload, actor=request.user, offset=int(offset) if offset.isdigit() else None,
-            stream=request._request, length=_content_length(request),
+            session=upload,
+            actor=request.user,
+            offset=int(offset) if offset.isdigit() else None,
+            stream=request._request,
+            length=_content_length(request),
         )
         if file is not None:
-            return Response({"complete": True, "file": ArtifactFileOutput(file).data}, status=status.HTTP_201_CREATED,
-                            headers={"Upload-Offset": str(file.size_bytes)})
+            return Response(
+                {"complete": True, "file": ArtifactFileOutput(file).data},
+                status=status.HTTP_201_CREATED,
+                headers={"Upload-Offset": str(file.size_bytes)},
+            )
         return Response(UploadOutput(session).data, headers={"Upload-Offset": str(session.offset)})
 
     @extend_schema(responses={204: None})
@@ -213,7 +238,9 @@ class RegistryPolicyApi(TeamScopedApiMixin, APIView):
     @extend_schema(responses=PolicySerializer)
     def get(self, request, slug):
         team = self.get_team(slug)
-        return Response(self.PolicySerializer(RegistryPolicy.objects.filter(team=team).first() or RegistryPolicy()).data)
+        return Response(
+            self.PolicySerializer(RegistryPolicy.objects.filter(team=team).first() or RegistryPolicy()).data
+        )
 
     @extend_schema(request=PolicySerializer, responses=PolicySerializer)
     def patch(self, request, slug):

@@ -58,8 +58,15 @@ class DeploymentSpec:
         """What a replica is made of. Revisions that only change scaling keep their replicas."""
         import hashlib
 
-        shape = (self.model_format, self.model_name, self.model_path, self.model_sha256, self.gpu_type,
-                 self.gpu_count, self.env)
+        shape = (
+            self.model_format,
+            self.model_name,
+            self.model_path,
+            self.model_sha256,
+            self.gpu_type,
+            self.gpu_count,
+            self.env,
+        )
         return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
 
 
@@ -94,7 +101,11 @@ class Observed:
 
     def ready(self, template: str | None = None) -> list[ReplicaState]:
         """Ready replicas not being drained; with `template`, only those made from it."""
-        return [r for r in self.replicas if r.ready and not r.draining and (template is None or r.template == template)]
+        return [
+            r
+            for r in self.replicas
+            if r.ready and not r.draining and (template is None or r.template == template)
+        ]
 
     def serving_urls(self) -> list[str]:
         """Replicas the gateway may route to: ready, and not being drained."""

@@ -121,9 +121,12 @@ class LocalBackend:
             if env.get(MARKER) != self._marker(key) or not _alive(int(entry.name)):
                 continue
             process = _Process(
-                pid=int(entry.name), replica_id=env.get("CONTROLPLANE_REPLICA_ID", ""),
-                revision=int(env.get("CONTROLPLANE_REVISION", "0")), port=int(env.get("CONTROLPLANE_PORT", "0")),
-                started_at=float(env.get("CONTROLPLANE_STARTED_AT", "0")), template=env.get("CONTROLPLANE_TEMPLATE", ""),
+                pid=int(entry.name),
+                replica_id=env.get("CONTROLPLANE_REPLICA_ID", ""),
+                revision=int(env.get("CONTROLPLANE_REVISION", "0")),
+                port=int(env.get("CONTROLPLANE_PORT", "0")),
+                started_at=float(env.get("CONTROLPLANE_STARTED_AT", "0")),
+                template=env.get("CONTROLPLANE_TEMPLATE", ""),
             )
             record = self._dir(key) / f"{process.replica_id}.json"
             if record.exists():  # a scale-only revision adopts the replica: the record has its revision now
@@ -151,11 +154,19 @@ class LocalBackend:
             record = self._dir(key) / f"{p.replica_id}.json"
             if not record.exists():  # started by a worker that died before recording it: adopt it
                 self._record(key, p)
-                events.append(BackendEvent("replica_adopted", f"Adopted running replica {p.replica_id} (pid {p.pid})."))
+                events.append(
+                    BackendEvent("replica_adopted", f"Adopted running replica {p.replica_id} (pid {p.pid}).")
+                )
         replicas = tuple(
-            ReplicaState(id=p.replica_id, revision=p.revision, url=f"http://{self.host}:{p.port}",
-                         ready=_healthy(p.port), draining=self._draining_since(key, p.replica_id) is not None,
-                         started_at=p.started_at, template=p.template)
+            ReplicaState(
+                id=p.replica_id,
+                revision=p.revision,
+                url=f"http://{self.host}:{p.port}",
+                ready=_healthy(p.port),
+                draining=self._draining_since(key, p.replica_id) is not None,
+                started_at=p.started_at,
+                template=p.template,
+            )
             for p in processes
         )
         return Observed(exists=bool(processes), replicas=replicas, events=tuple(e for e in events if e))
@@ -164,8 +175,11 @@ class LocalBackend:
         """One step towards the spec: start what is missing of the current revision; once enough of
         it is ready, drain and then stop the rest (old revisions, extras beyond `replicas`)."""
         processes = self._processes(spec.key)
-        current = [p for p in processes
-                   if p.template == spec.template_hash and not self._draining_since(spec.key, p.replica_id)]
+        current = [
+            p
+            for p in processes
+            if p.template == spec.template_hash and not self._draining_since(spec.key, p.replica_id)
+        ]
         for p in current:
             if p.revision != spec.revision:  # same replica shape, new revision number (e.g. a scale)
                 p.revision = spec.revision
@@ -173,7 +187,7 @@ class LocalBackend:
         for _ in range(spec.replicas - len(current)):
             self._start(spec)
         ready_current = [p for p in current if _healthy(p.port)]
-        excess = current[spec.replicas:] if len(current) > spec.replicas else []
+        excess = current[spec.replicas :] if len(current) > spec.replicas else []
         old = [p for p in processes if p.template != spec.template_hash]
         draining = [p for p in processes if p.template == spec.template_hash and p not in current]
         # Old replicas leave only when the new revision can carry the load (or none is wanted);
@@ -207,26 +221,53 @@ class LocalBackend:
         folder = self._dir(spec.key)
         folder.mkdir(parents=True, exist_ok=True)
         env = {
-            **os.environ, **dict(spec.env),
-            MARKER: self._marker(spec.key), "CONTROLPLANE_REPLICA_ID": replica_id, "CONTROLPLANE_REVISION": str(spec.revision),
-            "CONTROLPLANE_PORT": str(port), "CONTROLPLANE_STARTED_AT": f"{time.time():.3f}",
+            **os.environ,
+            **dict(spec.env),
+            MARKER: self._marker(spec.key),
+            "CONTROLPLANE_REPLICA_ID": replica_id,
+            "CONTROLPLANE_REVISION": str(spec.revision),
+            "CONTROLPLANE_PORT": str(port),
+            "CONTROLPLANE_STARTED_AT": f"{time.time():.3f}",
             "CONTROLPLANE_TEMPLATE": spec.template_hash,
         }
         if not spec.gpu_count:
             env["CUDA_VISIBLE_DEVICES"] = ""  # CPU-only deployments stay off any GPU the host has
-        command = [self.python, "-m", "serving.server", "--model", spec.model_path, "--format", spec.model_format,
-                   "--name", spec.model_name, "--host", self.host, "--port", str(port)]
+        command = [
+            self.python,
+            "-m",
+            "serving.server",
+            "--model",
+            spec.model_path,
+            "--format",
+            spec.model_format,
+            "--name",
+            spec.model_name,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+        ]
         with open(folder / f"{replica_id}.log", "ab") as log:
-            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True, cwd=_project_root())
-        self._record(spec.key, _Process(process.pid, replica_id, spec.revision, port, time.time(), spec.template_hash))
+            process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=_project_root(),
+            )
+        self._record(
+            spec.key, _Process(process.pid, replica_id, spec.revision, port, time.time(), spec.template_hash)
+        )
         logger.info("deployments.local.started", extra={"key": spec.key, "replica": replica_id, "port": port})
 
     def _record(self, key: str, p: _Process) -> None:
         folder = self._dir(key)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{p.replica_id}.json").write_text(json.dumps(
-            {"pid": p.pid, "port": p.port, "revision": p.revision, "started_at": p.started_at}))
+        (folder / f"{p.replica_id}.json").write_text(
+            json.dumps({"pid": p.pid, "port": p.port, "revision": p.revision, "started_at": p.started_at})
+        )
 
     def _stop(self, key: str, p: _Process, grace: float = 10.0) -> None:
         try:

@@ -34,7 +34,9 @@ def _copy_capped(src, dst, budget: list[int], name: str) -> None:
         dst.write(chunk)
 
 
-def extract_archive(archive: Path, dest: Path, *, max_bytes: int, max_ratio: int, max_files: int) -> list[Path]:
+def extract_archive(
+    archive: Path, dest: Path, *, max_bytes: int, max_ratio: int, max_files: int
+) -> list[Path]:
     """Extract into `dest` and return the files, relative to it. A single top folder is stripped so
     `model/config.json` and `config.json` read the same."""
     compressed = archive.stat().st_size
@@ -62,7 +64,9 @@ def _zip_members(archive: Path, limit: int, max_files: int):
         path = safe_member_path(info.filename)
         mode = info.external_attr >> 16
         if (mode & 0o170000) == 0o120000:
-            raise InspectionError(f"The archive holds a symbolic link ({info.filename!r}); links are refused.")
+            raise InspectionError(
+                f"The archive holds a symbolic link ({info.filename!r}); links are refused."
+            )
         if info.is_dir():
             continue
         total += info.file_size
@@ -81,7 +85,9 @@ def _tar_members(archive: Path, limit: int, max_files: int):
             if member.isdir():
                 continue
             if not member.isfile():
-                raise InspectionError(f"The archive holds a special file ({member.name!r}); only files are allowed.")
+                raise InspectionError(
+                    f"The archive holds a special file ({member.name!r}); only files are allowed."
+                )
             total += member.size
             files.append((member, path))
             _check_totals(len(files), total, limit, max_files)

@@ -98,9 +98,13 @@ def architecture_facts(config: dict, text: dict) -> dict:
 
 
 def _task(architecture: str) -> str:
-    for suffix, task in (("ForCausalLM", "text-generation"), ("ForConditionalGeneration", "text-generation"),
-                         ("ForSequenceClassification", "text-classification"), ("ForMaskedLM", "fill-mask"),
-                         ("Model", "feature-extraction")):
+    for suffix, task in (
+        ("ForCausalLM", "text-generation"),
+        ("ForConditionalGeneration", "text-generation"),
+        ("ForSequenceClassification", "text-classification"),
+        ("ForMaskedLM", "fill-mask"),
+        ("Model", "feature-extraction"),
+    ):
         if architecture.endswith(suffix):
             return task
     return "unknown"
@@ -110,11 +114,24 @@ def estimate_parameters(f: dict, config: dict) -> int | None:
     """Parameters of a dense decoder (Llama / Qwen2 / Mistral shape) from config.json alone: embeddings,
     attention projections (+ Qwen2's q/k/v biases), a gated MLP of three matrices, two norms per
     layer, the final norm and an untied LM head."""
-    needed = ("hidden_size", "num_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-              "intermediate_size", "vocab_size")
+    needed = (
+        "hidden_size",
+        "num_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "intermediate_size",
+        "vocab_size",
+    )
     if any(not f.get(k) for k in needed):
         return None
-    h, layers, heads, kv, hd = f["hidden_size"], f["num_layers"], f["num_attention_heads"], f["num_key_value_heads"], f["head_dim"]
+    h, layers, heads, kv, hd = (
+        f["hidden_size"],
+        f["num_layers"],
+        f["num_attention_heads"],
+        f["num_key_value_heads"],
+        f["head_dim"],
+    )
     q, k = heads * hd, kv * hd
     attention = h * q + 2 * h * k + q * h
     if config.get("attention_bias") or config.get("model_type") == "qwen2":

@@ -31,14 +31,18 @@ def inspect_onnx(model_path: Path) -> dict:
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise InspectionError(f"{model_path.name} is not an ONNX model: the bytes do not parse ({exc}).") from exc
+        raise InspectionError(
+            f"{model_path.name} is not an ONNX model: the bytes do not parse ({exc})."
+        ) from exc
     if not model.graph.node and not model.graph.output:
         raise InspectionError(f"{model_path.name} is not an ONNX model: it has no graph.")
     try:
         # The path form checks models with external data and over 2 GB too.
         onnx.checker.check_model(str(model_path), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise InspectionError(f"The ONNX checker rejected the graph: {str(exc).strip().splitlines()[0]}") from exc
+        raise InspectionError(
+            f"The ONNX checker rejected the graph: {str(exc).strip().splitlines()[0]}"
+        ) from exc
     initializers = {init.name for init in model.graph.initializer}
     parameters = sum(math.prod(init.dims) for init in model.graph.initializer)
     weight_bytes = _initializer_bytes(model)
@@ -54,7 +58,8 @@ def inspect_onnx(model_path: Path) -> dict:
         "outputs": outputs,
         "parameter_count": parameters,
         "weight_bytes": weight_bytes,
-        "batch_dimension": bool(inputs) and all(i["shape"] and not isinstance(i["shape"][0], int) for i in inputs),
+        "batch_dimension": bool(inputs)
+        and all(i["shape"] and not isinstance(i["shape"][0], int) for i in inputs),
     }
 
 

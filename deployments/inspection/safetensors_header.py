@@ -10,9 +10,25 @@ from . import InspectionError
 
 # Bytes per element of each dtype the format defines (safetensors spec, `Dtype` enum).
 DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "F4": 0.5, "F6_E2M3": 0.75,
-    "F6_E3M2": 0.75, "I16": 2, "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8,
-    "U64": 8, "F64": 8,
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "F8_E8M0": 1,
+    "F4": 0.5,
+    "F6_E2M3": 0.75,
+    "F6_E3M2": 0.75,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
 }
 MAX_HEADER = 100 * 1024 * 1024  # the reference implementation refuses headers over 100 MB
 
@@ -51,7 +67,9 @@ def read_safetensors_header(name: str, size: int, read: Callable[[int, int], byt
     position = 0
     for begin, end, tensor in sorted(spans):
         if begin != position:
-            raise InspectionError(f"{name}: tensor {tensor!r} starts at byte {begin:,}, expected {position:,}.")
+            raise InspectionError(
+                f"{name}: tensor {tensor!r} starts at byte {begin:,}, expected {position:,}."
+            )
         position = end
     if position != data_size:
         raise InspectionError(

@@ -22,14 +22,18 @@ class ModelArtifact(models.Model):
     status = models.CharField(max_length=16, choices=ArtifactStatus.choices, default=ArtifactStatus.UPLOADING)
     status_reason = models.TextField(blank=True, help_text="Why inspection rejected it, in plain words.")
     description = models.CharField(max_length=500, blank=True)
-    source_uri = models.CharField(max_length=1000, blank=True, help_text="s3://bucket/key when registered by URI.")
+    source_uri = models.CharField(
+        max_length=1000, blank=True, help_text="s3://bucket/key when registered by URI."
+    )
     size_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(
         max_length=64, blank=True, help_text="Of the file, or of the sorted file manifest for a folder."
     )
     parameter_count = models.BigIntegerField(null=True, blank=True)
     inspection = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ready_at = models.DateTimeField(null=True, blank=True)
@@ -77,7 +81,9 @@ class UploadSession(models.Model):
     size_bytes = models.BigIntegerField()
     offset = models.BigIntegerField(default=0)
     expected_sha256 = models.CharField(max_length=64, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,7 +97,10 @@ class RegistryPolicy(models.Model):
 
     team = models.OneToOneField("tenancy.Team", on_delete=models.CASCADE, related_name="registry_policy")
     allow_pickle_weights = models.BooleanField(
-        default=False, help_text="Accept pytorch_model.bin weights. Loading pickle runs code: trust the source."
+        default=False,
+        help_text="Accept pytorch_model.bin weights. Loading pickle runs code: trust the source.",
     )
-    max_artifact_bytes = models.BigIntegerField(null=True, blank=True, help_text="Empty: the platform default.")
+    max_artifact_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="Empty: the platform default."
+    )
     updated_at = models.DateTimeField(auto_now=True)

@@ -19,8 +19,12 @@ class Deployment(models.Model):
     current_revision = models.ForeignKey(
         "deployments.Revision", null=True, on_delete=models.PROTECT, related_name="+"
     )
-    desired_state = models.CharField(max_length=10, choices=DesiredState.choices, default=DesiredState.RUNNING)
-    status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING)
+    desired_state = models.CharField(
+        max_length=10, choices=DesiredState.choices, default=DesiredState.RUNNING
+    )
+    status = models.CharField(
+        max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.PENDING
+    )
     status_message = models.CharField(max_length=1000, blank=True)
     generation = models.PositiveIntegerField(default=1)
     observed_generation = models.PositiveIntegerField(default=0)
@@ -36,7 +40,9 @@ class Deployment(models.Model):
     first_ready_at = models.DateTimeField(null=True, blank=True)
     last_request_at = models.DateTimeField(null=True, blank=True)
     last_scaled_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,7 +51,9 @@ class Deployment(models.Model):
         constraints = [
             # A deleted deployment keeps its row (history, costs) and frees its name.
             models.UniqueConstraint(
-                fields=["team", "name"], condition=~models.Q(status="deleted"), name="deployment_unique_live_name"
+                fields=["team", "name"],
+                condition=~models.Q(status="deleted"),
+                name="deployment_unique_live_name",
             ),
         ]
 
@@ -68,27 +76,36 @@ class Revision(models.Model):
     number = models.PositiveIntegerField()
     # Deleting a model version is refused while a live deployment has a revision of it; revisions of
     # deleted deployments keep their history with the model reference cleared.
-    artifact = models.ForeignKey("deployments.ModelArtifact", null=True, on_delete=models.SET_NULL,
-                                 related_name="revisions")
+    artifact = models.ForeignKey(
+        "deployments.ModelArtifact", null=True, on_delete=models.SET_NULL, related_name="revisions"
+    )
     runtime = models.CharField(max_length=30)
     gpu_type = models.CharField(max_length=50, blank=True, help_text="Empty: CPU only.")
     gpu_count = models.PositiveSmallIntegerField(default=0)
     min_replicas = models.PositiveSmallIntegerField(default=1)
     max_replicas = models.PositiveSmallIntegerField(default=1)
-    scaling_metric = models.CharField(max_length=20, choices=ScalingMetric.choices, default=ScalingMetric.CONCURRENCY)
+    scaling_metric = models.CharField(
+        max_length=20, choices=ScalingMetric.choices, default=ScalingMetric.CONCURRENCY
+    )
     scaling_target = models.FloatField(default=4.0)
     scale_up_window_s = models.PositiveIntegerField(default=0)
     scale_down_window_s = models.PositiveIntegerField(default=300)
     idle_timeout_s = models.PositiveIntegerField(default=900, help_text="Scale to zero after this long idle.")
     env = models.JSONField(default=dict, blank=True)
-    memory_override = models.BooleanField(default=False, help_text="Deploy even if sizing says it does not fit.")
+    memory_override = models.BooleanField(
+        default=False, help_text="Deploy even if sizing says it does not fit."
+    )
     reason = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["deployment", "-number"]
-        constraints = [models.UniqueConstraint(fields=["deployment", "number"], name="revision_unique_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "number"], name="revision_unique_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.deployment} r{self.number}"

@@ -16,7 +16,11 @@ class Target(models.Model):
     all_teams = models.BooleanField(default=True, help_text="Every team may deploy here.")
     teams = models.ManyToManyField("tenancy.Team", blank=True, related_name="targets")
     onprem_profile = models.ForeignKey(
-        "billing.OnPremProfile", null=True, blank=True, on_delete=models.SET_NULL, related_name="targets",
+        "billing.OnPremProfile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="targets",
         help_text="Own hardware: its amortised cost per GPU-hour prices this target's deployments.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

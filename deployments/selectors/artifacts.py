@@ -23,7 +23,9 @@ def artifact_get(*, team: Team, artifact_id: int) -> ModelArtifact:
 
 
 def upload_get(*, artifact: ModelArtifact, upload_id) -> UploadSession:
-    upload = UploadSession.objects.select_related("artifact__team").filter(artifact=artifact, pk=upload_id).first()
+    upload = (
+        UploadSession.objects.select_related("artifact__team").filter(artifact=artifact, pk=upload_id).first()
+    )
     if upload is None:
         raise Http404("No such upload.")
     return upload

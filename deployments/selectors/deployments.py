@@ -7,13 +7,20 @@ from deployments.models import Deployment, Target
 
 
 def deployment_list(*, team: Team) -> QuerySet[Deployment]:
-    return (Deployment.objects.filter(team=team).exclude(status=DeploymentStatus.DELETED)
-            .select_related("team", "target", "current_revision__artifact").order_by("name"))
+    return (
+        Deployment.objects.filter(team=team)
+        .exclude(status=DeploymentStatus.DELETED)
+        .select_related("team", "target", "current_revision__artifact")
+        .order_by("name")
+    )
 
 
 def deployment_get(*, team: Team, deployment_id: int) -> Deployment:
-    deployment = (Deployment.objects.filter(team=team, pk=deployment_id)
-                  .select_related("team", "target", "current_revision__artifact").first())
+    deployment = (
+        Deployment.objects.filter(team=team, pk=deployment_id)
+        .select_related("team", "target", "current_revision__artifact")
+        .first()
+    )
     if deployment is None:
         raise Http404("No such deployment.")
     return deployment

@@ -39,6 +39,13 @@ def target_fit(*, artifact: ModelArtifact, target: Target) -> dict:
         needed = None
         if memory and need_gb is not None:
             needed = max(1, math.ceil(need_gb / (memory * USABLE_MEMORY)))
-        gpus.append(GpuFit(gpu_type=slug, name=gpu.name if gpu else slug, on_target=count, memory_gb=memory,
-                           needed=needed))
+        gpus.append(
+            GpuFit(
+                gpu_type=slug,
+                name=gpu.name if gpu else slug,
+                on_target=count,
+                memory_gb=memory,
+                needed=needed,
+            )
+        )
     return {"sizing": sizing, "need_gb": need_gb, "gpus": gpus, "cpu_only": not gpus}

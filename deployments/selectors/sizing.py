@@ -17,15 +17,21 @@ def gpu_offers() -> list[GpuOffer]:
 
     fp8 = {gpu.slug: gpu.supports_fp8 for gpu in gpu_type_list()}
     return [
-        GpuOffer(slug=p.gpu_type, name=p.name, memory_gb=float(p.memory_gb),
-                 usd_per_gpu_hour=float(p.usd_per_gpu_hour), supports_fp8=fp8.get(p.gpu_type, False),
-                 source=f"{p.provider} {p.instance} ({p.source_key})")
+        GpuOffer(
+            slug=p.gpu_type,
+            name=p.name,
+            memory_gb=float(p.memory_gb),
+            usd_per_gpu_hour=float(p.usd_per_gpu_hour),
+            supports_fp8=fp8.get(p.gpu_type, False),
+            source=f"{p.provider} {p.instance} ({p.source_key})",
+        )
         for p in gpu_price_list()
     ]
 
 
-def artifact_sizing(artifact: ModelArtifact, *, context: int = DEFAULT_CONTEXT,
-                    concurrency: int = DEFAULT_CONCURRENCY) -> dict:
+def artifact_sizing(
+    artifact: ModelArtifact, *, context: int = DEFAULT_CONTEXT, concurrency: int = DEFAULT_CONCURRENCY
+) -> dict:
     facts = artifact.inspection or {}
     offers = gpu_offers()
     if artifact.format == "onnx":
@@ -33,8 +39,17 @@ def artifact_sizing(artifact: ModelArtifact, *, context: int = DEFAULT_CONTEXT,
         weights = facts.get("weight_bytes", 0) / GB
         overhead = weights * RUNTIME_OVERHEAD
         fit = cheapest_fit(weights + overhead, offers, precision="stored")
-        rows = [SizingRow("stored", "As stored", round(weights, 6), 0.0, round(overhead, 6),
-                          round(weights + overhead, 6), fit)]
+        rows = [
+            SizingRow(
+                "stored",
+                "As stored",
+                round(weights, 6),
+                0.0,
+                round(overhead, 6),
+                round(weights + overhead, 6),
+                fit,
+            )
+        ]
     else:
         rows = sizing_table(facts, offers, context=context, concurrency=concurrency)
     return {"context": context, "concurrency": concurrency, "rows": rows, "catalog_empty": not offers}

@@ -45,6 +45,7 @@ _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")
 
 # ---- rules shared by the upload paths --------------------------------------------------------
 
+
 def _staging_dir() -> Path:
     settings.UPLOAD_STAGING_DIR.mkdir(parents=True, exist_ok=True)
     return settings.UPLOAD_STAGING_DIR
@@ -89,16 +90,24 @@ def _require_uploading(artifact: ModelArtifact) -> None:
         raise ApplicationError(
             f"Version {artifact.version} is {artifact.status}; files can only be added while it is uploading. "
             "Create a new version instead.",
-            extra={"field": "status"}, code="conflict",
+            extra={"field": "status"},
+            code="conflict",
         )
 
 
 def _audit(actor, action: str, artifact: ModelArtifact, **parameters) -> None:
-    audit_record(actor=actor, action=action, resource_type="model_artifact", resource_id=artifact.pk,
-                 team=artifact.team, parameters={"name": artifact.name, "version": artifact.version, **parameters})
+    audit_record(
+        actor=actor,
+        action=action,
+        resource_type="model_artifact",
+        resource_id=artifact.pk,
+        team=artifact.team,
+        parameters={"name": artifact.name, "version": artifact.version, **parameters},
+    )
 
 
 # ---- versions ----------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def artifact_create(*, team: Team, actor, name: str, format: str, description: str = "") -> ModelArtifact:
@@ -106,9 +115,13 @@ def artifact_create(*, team: Team, actor, name: str, format: str, description: s
     try:
         NAME_VALIDATOR(name)
     except ValidationError as exc:
-        raise ApplicationError(f"Invalid model name {name!r}. {exc.messages[0]}", extra={"field": "name"}) from exc
+        raise ApplicationError(
+            f"Invalid model name {name!r}. {exc.messages[0]}", extra={"field": "name"}
+        ) from exc
     if format not in ArtifactFormat.values:
-        raise ApplicationError(f"Unknown format {format!r}; use onnx or huggingface.", extra={"field": "format"})
+        raise ApplicationError(
+            f"Unknown format {format!r}; use onnx or huggingface.", extra={"field": "format"}
+        )
     Team.objects.select_for_update().get(pk=team.pk)  # serialises version numbering within the team
     latest = ModelArtifact.objects.filter(team=team, name=name).aggregate(v=Max("version"))["v"] or 0
     artifact = ModelArtifact.objects.create(
@@ -133,8 +146,10 @@ def artifact_register_uri(
         raise ApplicationError(f"Nothing exists at {uri}.", extra={"field": "source_uri"})
     size = sum(s for _, s in objects)
     if size > _limit(team):
-        raise ApplicationError(f"{uri} holds {size:,} bytes, over the team's limit of {_limit(team):,}.",
-                               extra={"field": "source_uri"})
+        raise ApplicationError(
+            f"{uri} holds {size:,} bytes, over the team's limit of {_limit(team):,}.",
+            extra={"field": "source_uri"},
+        )
     artifact = artifact_create(team=team, actor=actor, name=name, format=format, description=description)
     ModelArtifact.objects.filter(pk=artifact.pk).update(
         source_uri=uri, size_bytes=size, status=ArtifactStatus.VALIDATING
@@ -151,7 +166,9 @@ def artifact_complete(*, artifact: ModelArtifact, actor) -> ModelArtifact:
     _require_uploading(artifact)
     open_uploads = list(artifact.uploads.values_list("path", flat=True))
     if open_uploads:
-        raise ApplicationError(f"Uploads still in progress: {', '.join(open_uploads)}.", extra={"field": "uploads"})
+        raise ApplicationError(
+            f"Uploads still in progress: {', '.join(open_uploads)}.", extra={"field": "uploads"}
+        )
     files = list(artifact.files.order_by("path"))
     if not files:
         raise ApplicationError("Upload at least one file before completing.", extra={"field": "files"})
@@ -159,7 +176,9 @@ def artifact_complete(*, artifact: ModelArtifact, actor) -> ModelArtifact:
         status=ArtifactStatus.VALIDATING, **_manifest(files)
     )
     if not updated:
-        raise ApplicationError("This version was completed already.", extra={"field": "status"}, code="conflict")
+        raise ApplicationError(
+            "This version was completed already.", extra={"field": "status"}, code="conflict"
+        )
     _audit(actor, "model.complete", artifact, files=len(files))
     _enqueue_inspection(artifact.pk)
     artifact.refresh_from_db()
@@ -185,13 +204,20 @@ def artifact_delete(*, artifact: ModelArtifact, actor) -> None:
     not deleted has a revision of it (it runs it, or could roll back to it)."""
     from deployments.choices import DeploymentStatus
 
-    users = sorted(set(artifact.revisions.exclude(deployment__status=DeploymentStatus.DELETED)
-                       .values_list("deployment__name", flat=True)))
+    users = sorted(
+        set(
+            artifact.revisions.exclude(deployment__status=DeploymentStatus.DELETED).values_list(
+                "deployment__name", flat=True
+            )
+        )
+    )
     if users:
         raise ApplicationError(
             f"{artifact.name} v{artifact.version} is used by deployment{'s' if len(users) > 1 else ''} "
             f"{', '.join(users)}; delete them or move them to another version first.",
-            extra={"field": "artifact"}, code="conflict")
+            extra={"field": "artifact"},
+            code="conflict",
+        )
     for session in artifact.uploads.all():
         _staging_path(session).unlink(missing_ok=True)
     _audit(actor, "model.delete", artifact, size_bytes=artifact.size_bytes)
@@ -207,12 +233,19 @@ def registry_policy_update(*, team: Team, actor, **changes) -> RegistryPolicy:
     for key, value in changes.items():
         setattr(policy, key, value)
     policy.save()
-    audit_record(actor=actor, action="model.policy_update", resource_type="registry_policy", resource_id=policy.pk,
-                 team=team, parameters={"before": before, "after": changes})
+    audit_record(
+        actor=actor,
+        action="model.policy_update",
+        resource_type="registry_policy",
+        resource_id=policy.pk,
+        team=team,
+        parameters={"before": before, "after": changes},
+    )
     return policy
 
 
 # ---- bytes in ----------------------------------------------------------------------------------
+
 
 def _stream_to(target, stream, length: int, hasher=None) -> int:
     """Copy up to `length` bytes in fixed chunks; returns how many arrived (fewer when cut off)."""
@@ -236,7 +269,9 @@ def artifact_file_put(
     path = _clean_path(path)
     expected = _clean_sha256(sha256, field="X-Checksum-SHA256")
     if length is None:
-        raise ApplicationError("Send a Content-Length header with the file.", extra={"field": "Content-Length"})
+        raise ApplicationError(
+            "Send a Content-Length header with the file.", extra={"field": "Content-Length"}
+        )
     _require_uploading(artifact)
     _check_room(artifact, length, path=path, field="Content-Length")
     hasher = hashlib.sha256()
@@ -245,13 +280,19 @@ def artifact_file_put(
         received = _stream_to(tmp, stream, length, hasher)
     try:
         if received != length:
-            raise ApplicationError(f"Upload truncated: received {received:,} of {length:,} bytes.",
-                                   extra={"field": "Content-Length"})
+            raise ApplicationError(
+                f"Upload truncated: received {received:,} of {length:,} bytes.",
+                extra={"field": "Content-Length"},
+            )
         digest = hasher.hexdigest()
         if expected and digest != expected:
-            raise ApplicationError(f"Checksum mismatch: the bytes hash to {digest}, not {expected}.",
-                                   extra={"field": "X-Checksum-SHA256"})
-        return _store_file(artifact=artifact, actor=actor, path=path, staged=staged, size=length, sha256=digest)
+            raise ApplicationError(
+                f"Checksum mismatch: the bytes hash to {digest}, not {expected}.",
+                extra={"field": "X-Checksum-SHA256"},
+            )
+        return _store_file(
+            artifact=artifact, actor=actor, path=path, staged=staged, size=length, sha256=digest
+        )
     finally:
         staged.unlink(missing_ok=True)
 
@@ -282,8 +323,11 @@ def upload_start(*, artifact: ModelArtifact, actor, path: str, size: int, sha256
     _require_uploading(artifact)
     _check_room(artifact, size, path=path, field="size")
     if artifact.uploads.filter(path=path).exists():
-        raise ApplicationError(f"An upload of {path} is already open; resume it or abort it.",
-                               extra={"field": "path"}, code="conflict")
+        raise ApplicationError(
+            f"An upload of {path} is already open; resume it or abort it.",
+            extra={"field": "path"},
+            code="conflict",
+        )
     session = UploadSession.objects.create(
         artifact=artifact, path=path, size_bytes=size, expected_sha256=expected, created_by=actor
     )
@@ -299,19 +343,25 @@ def upload_append(*, session: UploadSession, actor, offset: int | None, stream, 
     if offset is None:
         raise ApplicationError("Send the Upload-Offset header.", extra={"field": "Upload-Offset"})
     if length is None:
-        raise ApplicationError("Send a Content-Length header with the chunk.", extra={"field": "Content-Length"})
+        raise ApplicationError(
+            "Send a Content-Length header with the chunk.", extra={"field": "Content-Length"}
+        )
     staging = _staging_path(session)
     with open(staging, "r+b") as target:
         try:
             fcntl.flock(target, fcntl.LOCK_EX | fcntl.LOCK_NB)  # one writer per upload
         except BlockingIOError:
-            raise ApplicationError("Another request is writing to this upload.", extra={"field": "Upload-Offset"},
-                                   code="conflict") from None
+            raise ApplicationError(
+                "Another request is writing to this upload.",
+                extra={"field": "Upload-Offset"},
+                code="conflict",
+            ) from None
         session.refresh_from_db()
         if offset != session.offset:
             raise ApplicationError(
                 f"Wrong offset {offset}: the upload has {session.offset} bytes; resume from there.",
-                extra={"field": "Upload-Offset", "offset": session.offset}, code="conflict",
+                extra={"field": "Upload-Offset", "offset": session.offset},
+                code="conflict",
             )
         if offset + length > session.size_bytes:
             raise ApplicationError(
@@ -351,8 +401,14 @@ def _finish_upload(*, session: UploadSession, actor) -> ArtifactFile:
             extra={"field": "sha256"},
         )
     with transaction.atomic():
-        file = _store_file(artifact=session.artifact, actor=actor, path=session.path, staged=staging,
-                           size=session.size_bytes, sha256=digest)
+        file = _store_file(
+            artifact=session.artifact,
+            actor=actor,
+            path=session.path,
+            staged=staging,
+            size=session.size_bytes,
+            sha256=digest,
+        )
         UploadSession.objects.filter(pk=session.pk).delete()
     return file
 
@@ -365,6 +421,7 @@ def upload_abort(*, session: UploadSession, actor) -> None:
 
 
 # ---- inspection --------------------------------------------------------------------------------
+
 
 def artifact_inspect(*, artifact_id: int) -> ModelArtifact | None:
     """Import (for s3:// registrations), unpack archives, inspect, then mark ready or rejected.
@@ -382,13 +439,26 @@ def artifact_inspect(*, artifact_id: int) -> ModelArtifact | None:
     except InspectionError as exc:
         return _reject(artifact, str(exc))
     updated = ModelArtifact.objects.filter(pk=artifact.pk, status=ArtifactStatus.VALIDATING).update(
-        status=ArtifactStatus.READY, inspection=facts, parameter_count=facts.get("parameter_count"),
-        ready_at=timezone.now(), status_reason="", **_manifest(list(artifact.files.all())),
+        status=ArtifactStatus.READY,
+        inspection=facts,
+        parameter_count=facts.get("parameter_count"),
+        ready_at=timezone.now(),
+        status_reason="",
+        **_manifest(list(artifact.files.all())),
     )
     if updated:
-        audit_record(actor=None, action="model.inspect", resource_type="model_artifact", resource_id=artifact.pk,
-                     team=artifact.team, parameters={"name": artifact.name, "version": artifact.version,
-                                                     "parameter_count": facts.get("parameter_count")})
+        audit_record(
+            actor=None,
+            action="model.inspect",
+            resource_type="model_artifact",
+            resource_id=artifact.pk,
+            team=artifact.team,
+            parameters={
+                "name": artifact.name,
+                "version": artifact.version,
+                "parameter_count": facts.get("parameter_count"),
+            },
+        )
     artifact.refresh_from_db()
     return artifact
 
@@ -410,9 +480,16 @@ def _reject(artifact: ModelArtifact, reason: str) -> ModelArtifact:
         artifact.files.all().delete()
         prefix = artifact.storage_prefix
         transaction.on_commit(lambda: storage_delete_prefix(prefix))
-        audit_record(actor=None, action="model.inspect", resource_type="model_artifact", resource_id=artifact.pk,
-                     team=artifact.team, parameters={"name": artifact.name, "version": artifact.version},
-                     result=AuditResult.FAILURE, error=reason)
+        audit_record(
+            actor=None,
+            action="model.inspect",
+            resource_type="model_artifact",
+            resource_id=artifact.pk,
+            team=artifact.team,
+            parameters={"name": artifact.name, "version": artifact.version},
+            result=AuditResult.FAILURE,
+            error=reason,
+        )
     artifact.refresh_from_db()
     return artifact
 
@@ -421,12 +498,14 @@ def _import_from_uri(artifact: ModelArtifact) -> None:
     import boto3
 
     bucket, _, key = artifact.source_uri.removeprefix("s3://").partition("/")
-    client = boto3.client("s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region_name=settings.AWS_S3_REGION_NAME)
+    client = boto3.client(
+        "s3", endpoint_url=settings.AWS_S3_ENDPOINT_URL, region_name=settings.AWS_S3_REGION_NAME
+    )
     objects = s3_head(artifact.source_uri)
     if not objects:
         raise InspectionError(f"{artifact.source_uri} no longer exists.")
     for object_key, size in objects:
-        rel = PurePosixPath(object_key).name if object_key == key else object_key[len(key.rstrip("/")) + 1:]
+        rel = PurePosixPath(object_key).name if object_key == key else object_key[len(key.rstrip("/")) + 1 :]
         with tempfile.NamedTemporaryFile(dir=_staging_dir(), suffix=".part", delete=False) as tmp:
             staged = Path(tmp.name)
         try:
@@ -439,21 +518,30 @@ def _import_from_uri(artifact: ModelArtifact) -> None:
 def _store_imported(artifact: ModelArtifact, rel: str, staged: Path, size: int) -> None:
     digest = _file_sha256(staged)
     storage_save(f"{artifact.storage_prefix}/{rel}", staged)
-    ArtifactFile.objects.update_or_create(artifact=artifact, path=rel, defaults={"size_bytes": size, "sha256": digest})
+    ArtifactFile.objects.update_or_create(
+        artifact=artifact, path=rel, defaults={"size_bytes": size, "sha256": digest}
+    )
 
 
 def _unpack_archive(artifact: ModelArtifact) -> None:
     archive = artifact.files.get()
-    with storage_local_copy({archive.path: f"{artifact.storage_prefix}/{archive.path}"}) as root, \
-            tempfile.TemporaryDirectory(dir=_staging_dir()) as out:
+    with (
+        storage_local_copy({archive.path: f"{artifact.storage_prefix}/{archive.path}"}) as root,
+        tempfile.TemporaryDirectory(dir=_staging_dir()) as out,
+    ):
         members = extract_archive(
-            root / archive.path, Path(out), max_bytes=_limit(artifact.team),
-            max_ratio=settings.ARCHIVE_MAX_RATIO, max_files=settings.ARCHIVE_MAX_FILES,
+            root / archive.path,
+            Path(out),
+            max_bytes=_limit(artifact.team),
+            max_ratio=settings.ARCHIVE_MAX_RATIO,
+            max_files=settings.ARCHIVE_MAX_FILES,
         )
         if not members:
             raise InspectionError("The archive is empty.")
         for rel in members:
-            _store_imported(artifact, str(PurePosixPath(*rel.parts)), Path(out) / rel, (Path(out) / rel).stat().st_size)
+            _store_imported(
+                artifact, str(PurePosixPath(*rel.parts)), Path(out) / rel, (Path(out) / rel).stat().st_size
+            )
     artifact_storage().delete(f"{artifact.storage_prefix}/{archive.path}")
     archive.delete()
 
@@ -468,7 +556,9 @@ def _inspect(artifact: ModelArtifact) -> dict:
             raise InspectionError(f"An ONNX upload needs exactly one .onnx file (found: {found}).")
         with storage_local_copy({p: f"{prefix}/{p}" for p in files}) as root:
             return inspect_onnx(root / models[0])
-    reader: Callable[[str, int, int], bytes] = lambda p, start, n: storage_read_range(f"{prefix}/{p}", start, n)
+    reader: Callable[[str, int, int], bytes] = lambda p, start, n: storage_read_range(
+        f"{prefix}/{p}", start, n
+    )
     policy = RegistryPolicy.objects.filter(team=artifact.team).first()
     return inspect_huggingface(files, reader, allow_pickle=bool(policy and policy.allow_pickle_weights))
 

@@ -17,13 +17,31 @@ from deployments.models.deployments import DEPLOYMENT_NAME_VALIDATOR
 
 RUNTIMES = {ArtifactFormat.ONNX: "onnxruntime", ArtifactFormat.HUGGINGFACE: "transformers"}
 SPEC_FIELDS = (
-    "artifact", "gpu_type", "gpu_count", "min_replicas", "max_replicas", "scaling_metric", "scaling_target",
-    "scale_up_window_s", "scale_down_window_s", "idle_timeout_s", "env", "memory_override",
+    "artifact",
+    "gpu_type",
+    "gpu_count",
+    "min_replicas",
+    "max_replicas",
+    "scaling_metric",
+    "scaling_target",
+    "scale_up_window_s",
+    "scale_down_window_s",
+    "idle_timeout_s",
+    "env",
+    "memory_override",
 )
 DEFAULTS = {
-    "gpu_type": "", "gpu_count": 0, "min_replicas": 1, "max_replicas": 1,
-    "scaling_metric": ScalingMetric.CONCURRENCY, "scaling_target": 4.0, "scale_up_window_s": 0,
-    "scale_down_window_s": 300, "idle_timeout_s": 900, "env": {}, "memory_override": False,
+    "gpu_type": "",
+    "gpu_count": 0,
+    "min_replicas": 1,
+    "max_replicas": 1,
+    "scaling_metric": ScalingMetric.CONCURRENCY,
+    "scaling_target": 4.0,
+    "scale_up_window_s": 0,
+    "scale_down_window_s": 300,
+    "idle_timeout_s": 900,
+    "env": {},
+    "memory_override": False,
 }
 
 
@@ -31,14 +49,24 @@ def _fail(message: str, field: str, code: str = "invalid"):
     raise ApplicationError(message, extra={"field": field}, code=code)
 
 
-def event_record(*, deployment: Deployment, kind: str, message: str, actor=None, data: dict | None = None) -> Event:
+def event_record(
+    *, deployment: Deployment, kind: str, message: str, actor=None, data: dict | None = None
+) -> Event:
     label = actor.get_username() if actor is not None else "system"
-    return Event.objects.create(deployment=deployment, kind=kind, message=message[:2000], data=data or {}, actor=label)
+    return Event.objects.create(
+        deployment=deployment, kind=kind, message=message[:2000], data=data or {}, actor=label
+    )
 
 
 def _audit(actor, action: str, deployment: Deployment, **parameters) -> None:
-    audit_record(actor=actor, action=action, resource_type="deployment", resource_id=deployment.pk,
-                 team=deployment.team, parameters={"name": deployment.name, **parameters})
+    audit_record(
+        actor=actor,
+        action=action,
+        resource_type="deployment",
+        resource_id=deployment.pk,
+        team=deployment.team,
+        parameters={"name": deployment.name, **parameters},
+    )
 
 
 def _reconcile_on_commit(deployment_id: int) -> None:
@@ -59,18 +87,24 @@ def _validate_spec(*, team: Team, target: Target, spec: dict, deployment: Deploy
     if artifact.team_id != team.pk:
         _fail("No such model version in this team.", "artifact")
     if artifact.status != ArtifactStatus.READY:
-        _fail(f"{artifact.name} v{artifact.version} is {artifact.status}; only ready versions deploy.", "artifact")
+        _fail(
+            f"{artifact.name} v{artifact.version} is {artifact.status}; only ready versions deploy.",
+            "artifact",
+        )
     if spec["min_replicas"] > spec["max_replicas"]:
-        _fail(f"min_replicas ({spec['min_replicas']}) cannot exceed max_replicas ({spec['max_replicas']}).",
-              "min_replicas")
+        _fail(
+            f"min_replicas ({spec['min_replicas']}) cannot exceed max_replicas ({spec['max_replicas']}).",
+            "min_replicas",
+        )
     if spec["max_replicas"] < 1:
         _fail("max_replicas must be at least 1.", "max_replicas")
     if spec["scaling_metric"] not in ScalingMetric.values:
         _fail(f"Unknown scaling metric {spec['scaling_metric']!r}; use concurrency or rps.", "scaling_metric")
     if spec["scaling_target"] <= 0:
         _fail("The scaling target must be above zero.", "scaling_target")
-    if not isinstance(spec["env"], dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                   for k, v in spec["env"].items()):
+    if not isinstance(spec["env"], dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in spec["env"].items()
+    ):
         _fail("Environment variables are a mapping of names to string values.", "env")
     gpu_type, gpu_count = spec["gpu_type"], spec["gpu_count"]
     if gpu_type:
@@ -81,9 +115,16 @@ def _validate_spec(*, team: Team, target: Target, spec: dict, deployment: Deploy
         if gpu_count < 1:
             _fail("Choose at least one GPU per replica, or no GPU type for CPU.", "gpu_count")
         if gpu_count > offered:
-            _fail(f"Target {target.name} has {offered} {gpu_type} GPUs; a replica cannot use {gpu_count}.", "gpu_count")
-        _check_quota(team=team, gpu_type=gpu_type, wanted=gpu_count * spec["max_replicas"], deployment=deployment)
-        _check_fit(artifact=artifact, gpu_type=gpu_type, gpu_count=gpu_count, override=spec["memory_override"])
+            _fail(
+                f"Target {target.name} has {offered} {gpu_type} GPUs; a replica cannot use {gpu_count}.",
+                "gpu_count",
+            )
+        _check_quota(
+            team=team, gpu_type=gpu_type, wanted=gpu_count * spec["max_replicas"], deployment=deployment
+        )
+        _check_fit(
+            artifact=artifact, gpu_type=gpu_type, gpu_count=gpu_count, override=spec["memory_override"]
+        )
     elif gpu_count:
         _fail("Pick a GPU type for the GPUs, or set the count to 0 for CPU.", "gpu_type")
     budget_enforce(team=team, target=target, spec=spec, deployment=deployment)  # no-op unless switched on
@@ -94,14 +135,20 @@ def _check_quota(*, team: Team, gpu_type: str, wanted: int, deployment: Deployme
     if quota is None:
         return
     others = Deployment.objects.filter(team=team, current_revision__gpu_type=gpu_type).exclude(
-        Q(status=DeploymentStatus.DELETED) | Q(desired_state=DesiredState.DELETED))
+        Q(status=DeploymentStatus.DELETED) | Q(desired_state=DesiredState.DELETED)
+    )
     if deployment is not None:
         others = others.exclude(pk=deployment.pk)
-    used = sum(d.current_revision.gpu_count * d.current_revision.max_replicas
-               for d in others.select_related("current_revision"))
+    used = sum(
+        d.current_revision.gpu_count * d.current_revision.max_replicas
+        for d in others.select_related("current_revision")
+    )
     if used + wanted > quota:
-        _fail(f"The team's {gpu_type} quota is {quota} GPUs; {used} are held by other deployments at their max "
-              f"replicas, so this one can take at most {max(quota - used, 0)} (it asks {wanted}).", "max_replicas")
+        _fail(
+            f"The team's {gpu_type} quota is {quota} GPUs; {used} are held by other deployments at their max "
+            f"replicas, so this one can take at most {max(quota - used, 0)} (it asks {wanted}).",
+            "max_replicas",
+        )
 
 
 def _check_fit(*, artifact: ModelArtifact, gpu_type: str, gpu_count: int, override: bool) -> None:
@@ -113,9 +160,12 @@ def _check_fit(*, artifact: ModelArtifact, gpu_type: str, gpu_count: int, overri
         return
     rows = artifact_sizing(artifact)["rows"]
     if rows and rows[0].total_gb > memory * gpu_count * USABLE_MEMORY:
-        _fail(f"{artifact.name} needs about {rows[0].total_gb:.1f} GB per replica ({rows[0].label}); "
-              f"{gpu_count}× {gpu_type} offers {memory * gpu_count * USABLE_MEMORY:.1f} GB usable. Add GPUs, pick a "
-              "larger type, or set memory_override.", "gpu_count")
+        _fail(
+            f"{artifact.name} needs about {rows[0].total_gb:.1f} GB per replica ({rows[0].label}); "
+            f"{gpu_count}× {gpu_type} offers {memory * gpu_count * USABLE_MEMORY:.1f} GB usable. Add GPUs, pick a "
+            "larger type, or set memory_override.",
+            "gpu_count",
+        )
 
 
 def _check_key_is_free(*, team: Team, name: str) -> None:
@@ -125,19 +175,33 @@ def _check_key_is_free(*, team: Team, name: str) -> None:
     pairs = Q(pk__in=[])
     for i, char in enumerate(key):
         if char == "-":
-            pairs |= Q(team__slug=key[:i], name=key[i + 1:])
-    clash = (Deployment.objects.filter(pairs).exclude(team=team).exclude(status=DeploymentStatus.DELETED)
-             .select_related("team").first())
+            pairs |= Q(team__slug=key[:i], name=key[i + 1 :])
+    clash = (
+        Deployment.objects.filter(pairs)
+        .exclude(team=team)
+        .exclude(status=DeploymentStatus.DELETED)
+        .select_related("team")
+        .first()
+    )
     if clash is not None:
-        _fail(f"{team.slug}/{name} would share the name {key!r} with another team's deployment on its targets; "
-              "choose another name.", "name")
+        _fail(
+            f"{team.slug}/{name} would share the name {key!r} with another team's deployment on its targets; "
+            "choose another name.",
+            "name",
+        )
 
 
 def _new_revision(*, deployment: Deployment, spec: dict, actor, reason: str) -> Revision:
     number = (deployment.revisions.aggregate(n=Max("number"))["n"] or 0) + 1
     artifact = spec["artifact"]
-    return Revision.objects.create(deployment=deployment, number=number, runtime=RUNTIMES[artifact.format],
-                                   reason=reason, created_by=actor, **spec)
+    return Revision.objects.create(
+        deployment=deployment,
+        number=number,
+        runtime=RUNTIMES[artifact.format],
+        reason=reason,
+        created_by=actor,
+        **spec,
+    )
 
 
 def _spec_of(revision: Revision) -> dict:
@@ -145,8 +209,10 @@ def _spec_of(revision: Revision) -> dict:
 
 
 def _describe(spec: dict) -> dict:
-    return {**{k: v for k, v in spec.items() if k != "artifact"},
-            "artifact": f"{spec['artifact'].name} v{spec['artifact'].version}"}
+    return {
+        **{k: v for k, v in spec.items() if k != "artifact"},
+        "artifact": f"{spec['artifact'].name} v{spec['artifact'].version}",
+    }
 
 
 def _require_live(deployment: Deployment) -> None:
@@ -155,7 +221,9 @@ def _require_live(deployment: Deployment) -> None:
 
 
 @transaction.atomic
-def deployment_create(*, team: Team, actor, name: str, target: Target, artifact: ModelArtifact, **options) -> Deployment:
+def deployment_create(
+    *, team: Team, actor, name: str, target: Target, artifact: ModelArtifact, **options
+) -> Deployment:
     """Create a deployment with revision 1 and start it. Raises ApplicationError naming the field."""
     try:
         DEPLOYMENT_NAME_VALIDATOR(name)
@@ -173,16 +241,24 @@ def deployment_create(*, team: Team, actor, name: str, target: Target, artifact:
         _fail(f"The team already has a deployment named {name!r}.", "name")
     _check_key_is_free(team=team, name=name)
     deployment = Deployment.objects.create(
-        team=team, name=name, target=target, created_by=actor, replicas=max(spec["min_replicas"], 1),
+        team=team,
+        name=name,
+        target=target,
+        created_by=actor,
+        replicas=max(spec["min_replicas"], 1),
     )
     revision = _new_revision(deployment=deployment, spec=spec, actor=actor, reason="created")
     Deployment.objects.filter(pk=deployment.pk).update(current_revision=revision)
     deployment.current_revision = revision
     where = f"{spec['gpu_count']}× {spec['gpu_type']}" if spec["gpu_type"] else "CPU"
     note = "" if spec["gpu_type"] or target.has_gpus else " This target has no GPU: replicas serve on CPU."
-    event_record(deployment=deployment, kind="created", actor=actor,
-                 message=f"Created with {artifact.name} v{artifact.version} on {target.name} ({where}), "
-                         f"{spec['min_replicas']} to {spec['max_replicas']} replicas.{note}")
+    event_record(
+        deployment=deployment,
+        kind="created",
+        actor=actor,
+        message=f"Created with {artifact.name} v{artifact.version} on {target.name} ({where}), "
+        f"{spec['min_replicas']} to {spec['max_replicas']} replicas.{note}",
+    )
     _audit(actor, "deployment.create", deployment, target=target.name, **_describe(spec))
     _reconcile_on_commit(deployment.pk)
     return deployment
@@ -195,28 +271,49 @@ def deployment_update(*, deployment: Deployment, actor, reason: str = "updated",
     unknown = set(changes) - set(SPEC_FIELDS)
     if unknown:
         _fail(f"{sorted(unknown)[0]} cannot be changed here.", sorted(unknown)[0])
-    deployment = Deployment.objects.select_for_update(of=("self",)).select_related("current_revision", "team", "target").get(
-        pk=deployment.pk)
+    deployment = (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("current_revision", "team", "target")
+        .get(pk=deployment.pk)
+    )
     spec = {**_spec_of(deployment.current_revision), **changes}
     if spec == _spec_of(deployment.current_revision):
-        _fail("Nothing changes: the new spec equals the current revision.", sorted(changes)[0] if changes else "spec")
+        _fail(
+            "Nothing changes: the new spec equals the current revision.",
+            sorted(changes)[0] if changes else "spec",
+        )
     _validate_spec(team=deployment.team, target=deployment.target, spec=spec, deployment=deployment)
     revision = _new_revision(deployment=deployment, spec=spec, actor=actor, reason=reason)
-    replicas = min(max(deployment.replicas, spec["min_replicas"], 1 if spec["min_replicas"] else 0), spec["max_replicas"])
+    replicas = min(
+        max(deployment.replicas, spec["min_replicas"], 1 if spec["min_replicas"] else 0), spec["max_replicas"]
+    )
     Deployment.objects.filter(pk=deployment.pk).update(
-        current_revision=revision, generation=F("generation") + 1, replicas=replicas)
-    changed = {k: _describe(spec)[k] for k in changes if _spec_of(deployment.current_revision).get(k) != spec[k]}
-    event_record(deployment=deployment, kind="revision", actor=actor, data={"revision": revision.number, **changed},
-                 message=f"Revision {revision.number} ({reason}): "
-                         + ", ".join(f"{k} → {v}" for k, v in changed.items()))
+        current_revision=revision, generation=F("generation") + 1, replicas=replicas
+    )
+    changed = {
+        k: _describe(spec)[k] for k in changes if _spec_of(deployment.current_revision).get(k) != spec[k]
+    }
+    event_record(
+        deployment=deployment,
+        kind="revision",
+        actor=actor,
+        data={"revision": revision.number, **changed},
+        message=f"Revision {revision.number} ({reason}): "
+        + ", ".join(f"{k} → {v}" for k, v in changed.items()),
+    )
     _audit(actor, f"deployment.{reason.split()[0]}", deployment, revision=revision.number, **changed)
     _reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
 def deployment_scale(*, deployment: Deployment, actor, min_replicas: int, max_replicas: int) -> Deployment:
-    return deployment_update(deployment=deployment, actor=actor, reason="scaled",
-                             min_replicas=min_replicas, max_replicas=max_replicas)
+    return deployment_update(
+        deployment=deployment,
+        actor=actor,
+        reason="scaled",
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+    )
 
 
 @transaction.atomic
@@ -227,8 +324,9 @@ def deployment_rollback(*, deployment: Deployment, actor, revision_number: int) 
         _fail(f"No revision {revision_number}.", "revision")
     if old.artifact is None or old.artifact.status != ArtifactStatus.READY:
         _fail(f"Revision {revision_number}'s model version no longer exists or is not ready.", "revision")
-    return deployment_update(deployment=deployment, actor=actor, reason=f"rollback to {revision_number}",
-                             **_spec_of(old))
+    return deployment_update(
+        deployment=deployment, actor=actor, reason=f"rollback to {revision_number}", **_spec_of(old)
+    )
 
 
 @transaction.atomic
@@ -238,11 +336,20 @@ def deployment_pin(*, deployment: Deployment, actor, replicas: int | None) -> De
     revision = deployment.current_revision
     if replicas is not None and not 0 <= replicas <= revision.max_replicas:
         _fail(f"Pin between 0 and max_replicas ({revision.max_replicas}).", "replicas")
-    Deployment.objects.filter(pk=deployment.pk).update(pinned_replicas=replicas, generation=F("generation") + 1)
-    message = f"Pinned at {replicas} replicas; the autoscaler waits." if replicas is not None else \
-        "Unpinned; the autoscaler decides again."
-    event_record(deployment=deployment, kind="pinned" if replicas is not None else "unpinned", actor=actor,
-                 message=message)
+    Deployment.objects.filter(pk=deployment.pk).update(
+        pinned_replicas=replicas, generation=F("generation") + 1
+    )
+    message = (
+        f"Pinned at {replicas} replicas; the autoscaler waits."
+        if replicas is not None
+        else "Unpinned; the autoscaler decides again."
+    )
+    event_record(
+        deployment=deployment,
+        kind="pinned" if replicas is not None else "unpinned",
+        actor=actor,
+        message=message,
+    )
     _audit(actor, "deployment.pin", deployment, replicas=replicas)
     _reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
@@ -252,10 +359,14 @@ def _set_desired(deployment: Deployment, actor, state: str, action: str, message
     _require_live(deployment)
     if deployment.desired_state == state:
         _fail(f"The deployment is already {state}.", "desired_state", code="conflict")
-    status = {DesiredState.STOPPED: DeploymentStatus.STOPPING, DesiredState.RUNNING: DeploymentStatus.PROVISIONING,
-              DesiredState.DELETED: DeploymentStatus.DELETING}[state]
-    Deployment.objects.filter(pk=deployment.pk).update(desired_state=state, status=status, status_message="",
-                                                       generation=F("generation") + 1)
+    status = {
+        DesiredState.STOPPED: DeploymentStatus.STOPPING,
+        DesiredState.RUNNING: DeploymentStatus.PROVISIONING,
+        DesiredState.DELETED: DeploymentStatus.DELETING,
+    }[state]
+    Deployment.objects.filter(pk=deployment.pk).update(
+        desired_state=state, status=status, status_message="", generation=F("generation") + 1
+    )
     event_record(deployment=deployment, kind=action, actor=actor, message=message)
     _audit(actor, f"deployment.{action}", deployment)
     _reconcile_on_commit(deployment.pk)
@@ -264,38 +375,60 @@ def _set_desired(deployment: Deployment, actor, state: str, action: str, message
 
 @transaction.atomic
 def deployment_stop(*, deployment: Deployment, actor) -> Deployment:
-    return _set_desired(deployment, actor, DesiredState.STOPPED, "stop", "Stop requested: replicas will drain.")
+    return _set_desired(
+        deployment, actor, DesiredState.STOPPED, "stop", "Stop requested: replicas will drain."
+    )
 
 
 @transaction.atomic
 def deployment_start(*, deployment: Deployment, actor) -> Deployment:
     Deployment.objects.filter(pk=deployment.pk).update(
-        replicas=max(deployment.current_revision.min_replicas, 1))
+        replicas=max(deployment.current_revision.min_replicas, 1)
+    )
     return _set_desired(deployment, actor, DesiredState.RUNNING, "start", "Start requested.")
 
 
 @transaction.atomic
 def deployment_delete(*, deployment: Deployment, actor) -> Deployment:
-    return _set_desired(deployment, actor, DesiredState.DELETED, "delete",
-                        "Delete requested: replicas stop and every object goes.")
+    return _set_desired(
+        deployment,
+        actor,
+        DesiredState.DELETED,
+        "delete",
+        "Delete requested: replicas stop and every object goes.",
+    )
 
 
 @transaction.atomic
 def deployment_wake(*, team_slug: str, name: str) -> Deployment | None:
     """The gateway holds a request for a deployment scaled to zero: start a replica. Idempotent."""
-    deployment = (Deployment.objects.select_for_update(of=("self",)).select_related("team", "current_revision")
-                  .filter(team__slug=team_slug, name=name, desired_state=DesiredState.RUNNING)
-                  .exclude(status=DeploymentStatus.DELETED).first())
+    deployment = (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("team", "current_revision")
+        .filter(team__slug=team_slug, name=name, desired_state=DesiredState.RUNNING)
+        .exclude(status=DeploymentStatus.DELETED)
+        .first()
+    )
     if deployment is None:
         return None
     now = timezone.now()
     if deployment.replicas == 0 and deployment.pinned_replicas is None:
-        Deployment.objects.filter(pk=deployment.pk).update(replicas=1, last_request_at=now, last_scaled_at=now,
-                                                           scale_history=[])
-        event_record(deployment=deployment, kind="cold_start", message="A request arrived while scaled to zero: "
-                                                                       "starting a replica.")
-        audit_record(actor=None, action="deployment.wake", resource_type="deployment", resource_id=deployment.pk,
-                     team=deployment.team, parameters={"name": deployment.name})
+        Deployment.objects.filter(pk=deployment.pk).update(
+            replicas=1, last_request_at=now, last_scaled_at=now, scale_history=[]
+        )
+        event_record(
+            deployment=deployment,
+            kind="cold_start",
+            message="A request arrived while scaled to zero: starting a replica.",
+        )
+        audit_record(
+            actor=None,
+            action="deployment.wake",
+            resource_type="deployment",
+            resource_id=deployment.pk,
+            team=deployment.team,
+            parameters={"name": deployment.name},
+        )
     _reconcile_on_commit(deployment.pk)
     return deployment
 
@@ -306,7 +439,17 @@ def deployment_mark_failed(*, deployment_id: int, reason: str) -> None:
     deployment = Deployment.objects.select_related("team").filter(pk=deployment_id).first()
     if deployment is None:
         return
-    Deployment.objects.filter(pk=deployment_id).update(status=DeploymentStatus.FAILED, status_message=reason[:1000])
+    Deployment.objects.filter(pk=deployment_id).update(
+        status=DeploymentStatus.FAILED, status_message=reason[:1000]
+    )
     event_record(deployment=deployment, kind="failed", message=reason)
-    audit_record(actor=None, action="deployment.reconcile", resource_type="deployment", resource_id=deployment_id,
-                 team=deployment.team, parameters={"name": deployment.name}, result=AuditResult.FAILURE, error=reason)
+    audit_record(
+        actor=None,
+        action="deployment.reconcile",
+        resource_type="deployment",
+        resource_id=deployment_id,
+        team=deployment.team,
+        parameters={"name": deployment.name},
+        result=AuditResult.FAILURE,
+        error=reason,
+    )

@@ -64,8 +64,10 @@ def sampling_params(body: dict, *, context_left: int, vocab_size: int) -> Sampli
     elif isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise _bad(f"'{field}' must be a positive integer, got {max_tokens!r}", field)
     if max_tokens > context_left:
-        raise _bad(f"'{field}' is {max_tokens} but only {context_left} tokens of context are left after "
-                   f"the prompt", field)
+        raise _bad(
+            f"'{field}' is {max_tokens} but only {context_left} tokens of context are left after the prompt",
+            field,
+        )
     n = body.get("n", 1)
     if n != 1:
         raise _bad("only 'n': 1 is supported", "n")
@@ -89,7 +91,9 @@ def sampling_params(body: dict, *, context_left: int, vocab_size: int) -> Sampli
         except (TypeError, ValueError):
             raise _bad(f"'logit_bias' key {key!r} is not a token id", "logit_bias") from None
         if not 0 <= token_id < vocab_size:
-            raise _bad(f"'logit_bias' key {token_id} is outside the vocabulary (0..{vocab_size - 1})", "logit_bias")
+            raise _bad(
+                f"'logit_bias' key {token_id} is outside the vocabulary (0..{vocab_size - 1})", "logit_bias"
+            )
         if isinstance(value, bool) or not isinstance(value, int | float) or not -100 <= value <= 100:
             raise _bad(f"'logit_bias' value for {key} must be between -100 and 100", "logit_bias")
         logit_bias[token_id] = float(value)
@@ -97,7 +101,9 @@ def sampling_params(body: dict, *, context_left: int, vocab_size: int) -> Sampli
         max_tokens=max_tokens,
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1e-6,  # top_p 0 means "the single best token"
-        stop=stop, seed=seed, logit_bias=logit_bias,
+        stop=stop,
+        seed=seed,
+        logit_bias=logit_bias,
     )
 
 
@@ -111,8 +117,10 @@ def _messages(body: dict) -> list[dict]:
             raise _bad(f"messages[{i}] needs a 'role' among {sorted(ROLES)}", f"messages[{i}].role")
         content = message.get("content")
         if isinstance(content, list):  # content parts: keep the text ones
-            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-                       for p in content):
+            if not all(
+                isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                for p in content
+            ):
                 raise _bad(f"messages[{i}].content parts must all be text", f"messages[{i}].content")
             content = "".join(p["text"] for p in content)
         if not isinstance(content, str):
@@ -126,8 +134,11 @@ def _texts(body: dict) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise _bad("'input' must be a non-empty string or a list of non-empty strings (token arrays are not "
-                   "supported)", "input")
+        raise _bad(
+            "'input' must be a non-empty string or a list of non-empty strings (token arrays are not "
+            "supported)",
+            "input",
+        )
     return value
 
 
@@ -183,23 +194,36 @@ def routes(host) -> list[Route]:
         host.require_ready()
         model = host.model
         if model.kind != kind:
-            raise ApiError(404, "unsupported", f"model {host.name!r} is a {TASKS[model.kind]} model; {route} "
-                                               f"needs a {TASKS[kind]} model")
+            raise ApiError(
+                404,
+                "unsupported",
+                f"model {host.name!r} is a {TASKS[model.kind]} model; {route} needs a {TASKS[kind]} model",
+            )
         return model
 
     def check_model_field(body: dict) -> None:
         name = body.get("model")
         if name is not None and name != host.name:
-            raise ApiError(404, "model_not_found", f"model {name!r} is not served here; this server serves "
-                                                    f"{host.name!r}", field="model")
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"model {name!r} is not served here; this server serves {host.name!r}",
+                field="model",
+            )
 
     def count(prompt: int, completion: int) -> None:
         host.tokens.labels(direction="in").inc(prompt)
         host.tokens.labels(direction="out").inc(completion)
 
     async def list_models(request: Request) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [
-            {"id": host.name, "object": "model", "created": int(time.time()), "owned_by": "serving"}]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": host.name, "object": "model", "created": int(time.time()), "owned_by": "serving"}
+                ],
+            }
+        )
 
     async def generate(request: Request, *, chat: bool):
         route = "/v1/chat/completions" if chat else "/v1/completions"
@@ -209,8 +233,12 @@ def routes(host) -> list[Route]:
         if chat:
             messages = _messages(body)
             if not model.has_chat_template:
-                raise ApiError(400, "no_chat_template", f"model {host.name!r} has no chat template; use "
-                                                        f"/v1/completions", field="messages")
+                raise ApiError(
+                    400,
+                    "no_chat_template",
+                    f"model {host.name!r} has no chat template; use /v1/completions",
+                    field="messages",
+                )
             prompt_ids = model.chat_prompt_ids(messages)
         else:
             prompt = body.get("prompt")
@@ -221,8 +249,10 @@ def routes(host) -> list[Route]:
             prompt_ids = model.prompt_ids(prompt)
         context_left = model.context_length - len(prompt_ids)
         if context_left < 1:
-            raise _bad(f"the prompt is {len(prompt_ids)} tokens; the model's context is {model.context_length}",
-                       "messages" if chat else "prompt")
+            raise _bad(
+                f"the prompt is {len(prompt_ids)} tokens; the model's context is {model.context_length}",
+                "messages" if chat else "prompt",
+            )
         params = sampling_params(body, context_left=context_left, vocab_size=model.vocab_size)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
@@ -240,8 +270,12 @@ def routes(host) -> list[Route]:
             if not chat:
                 return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
             if not stream:
-                return {"index": 0, "message": {"role": "assistant", "content": text},
-                        "logprobs": None, "finish_reason": finish}
+                return {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": None,
+                    "finish_reason": finish,
+                }
             delta = {} if text is None else {"content": text}
             if first:
                 delta["role"] = "assistant"
@@ -249,17 +283,30 @@ def routes(host) -> list[Route]:
 
         if not stream:
             result = await generator.complete()
-            return JSONResponse({
-                "id": ident, "object": kind, "created": created, "model": host.name,
-                "choices": [choice(result.text, result.finish_reason)],
-                "usage": _usage(len(prompt_ids), result.completion_tokens),
-            })
+            return JSONResponse(
+                {
+                    "id": ident,
+                    "object": kind,
+                    "created": created,
+                    "model": host.name,
+                    "choices": [choice(result.text, result.finish_reason)],
+                    "usage": _usage(len(prompt_ids), result.completion_tokens),
+                }
+            )
 
         chunk_kind = "chat.completion.chunk" if chat else "text_completion"
 
         def chunk(choices: list, **extra) -> bytes:
-            return _sse({"id": ident, "object": chunk_kind, "created": created, "model": host.name,
-                         "choices": choices, **extra})
+            return _sse(
+                {
+                    "id": ident,
+                    "object": chunk_kind,
+                    "created": created,
+                    "model": host.name,
+                    "choices": choices,
+                    **extra,
+                }
+            )
 
         async def events():
             if chat:
@@ -279,8 +326,11 @@ def routes(host) -> list[Route]:
                 yield _sse(error_body("generation_failed", f"{type(exc).__name__}: {exc}"))
             yield b"data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     async def chat_completions(request: Request):
         return await generate(request, chat=True)
@@ -304,11 +354,16 @@ def routes(host) -> list[Route]:
                 return vector
             return base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode()
 
-        return JSONResponse({
-            "object": "list", "model": host.name,
-            "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": host.name,
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(vectors)
+                ],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def classifications(request: Request) -> JSONResponse:
         model = model_of("classify", "/v1/classifications")
@@ -316,11 +371,14 @@ def routes(host) -> list[Route]:
         check_model_field(body)
         results, tokens = await host.run(model.classify, _texts(body))
         count(tokens, 0)
-        return JSONResponse({
-            "object": "list", "model": host.name,
-            "data": [{"index": i, **result} for i, result in enumerate(results)],
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-        })
+        return JSONResponse(
+            {
+                "object": "list",
+                "model": host.name,
+                "data": [{"index": i, **result} for i, result in enumerate(results)],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     return [
         Route("/v1/models", list_models),

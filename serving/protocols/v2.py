@@ -69,7 +69,9 @@ def _bad(message: str, field: str) -> ApiError:
     return ApiError(400, "invalid_input", message, field=field)
 
 
-def parse_infer_request(body: Any, inputs: dict[str, TensorSpec], outputs: dict[str, TensorSpec]) -> InferRequest:
+def parse_infer_request(
+    body: Any, inputs: dict[str, TensorSpec], outputs: dict[str, TensorSpec]
+) -> InferRequest:
     """Validate a V2 infer request against the model's inputs and return numpy arrays."""
     if not isinstance(body, dict):
         raise _bad("request body must be a JSON object with an 'inputs' list", "inputs")
@@ -104,7 +106,9 @@ def parse_infer_request(body: Any, inputs: dict[str, TensorSpec], outputs: dict[
         for item in requested:
             name = item.get("name") if isinstance(item, dict) else None
             if name not in outputs:
-                raise _bad(f"output {name!r} is not an output of this model; expected {sorted(outputs)}", "outputs")
+                raise _bad(
+                    f"output {name!r} is not an output of this model; expected {sorted(outputs)}", "outputs"
+                )
             wanted.append(name)
     return InferRequest(id=request_id, inputs=arrays, outputs=wanted)
 
@@ -115,10 +119,14 @@ def _parse_tensor(tensor: dict, spec: TensorSpec) -> np.ndarray:
     if datatype != spec.datatype:
         raise _bad(f"input '{name}' has datatype {datatype!r}; the model expects {spec.datatype}", name)
     shape = tensor.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+    ):
         raise _bad(f"input '{name}' needs 'shape' as a list of non-negative integers, got {shape!r}", name)
     if len(shape) != len(spec.shape) or any(want not in (-1, got) for want, got in zip(spec.shape, shape)):
-        raise _bad(f"input '{name}' has shape {shape}; the model expects {list(spec.shape)} (-1: any size)", name)
+        raise _bad(
+            f"input '{name}' has shape {shape}; the model expects {list(spec.shape)} (-1: any size)", name
+        )
     data = tensor.get("data")
     if not isinstance(data, list):
         raise _bad(f"input '{name}' needs 'data' as a list of values", name)
@@ -170,6 +178,7 @@ def dumps(body: dict) -> bytes:
 
 # -- endpoints ---------------------------------------------------------------------------------
 
+
 def routes(host) -> list:
     """V2 endpoints for a :class:`serving.server.ModelHost`. Inference needs an ONNX model;
     Hugging Face models answer metadata and readiness here and inference on the OpenAI routes."""
@@ -188,8 +197,10 @@ def routes(host) -> list:
         if host.format == "onnx":
             body["inputs"] = [spec.metadata() for spec in model.inputs.values()]
             body["outputs"] = [spec.metadata() for spec in model.outputs.values()]
-            body["parameters"] = {"dynamic_batching": host.batcher is not None,
-                                  "max_batch_size": host.max_batch_size if host.batcher else 1}
+            body["parameters"] = {
+                "dynamic_batching": host.batcher is not None,
+                "max_batch_size": host.max_batch_size if host.batcher else 1,
+            }
         else:
             body["inputs"], body["outputs"] = [], []
             body["parameters"] = {"task": model.kind}
@@ -203,7 +214,9 @@ def routes(host) -> list:
         host.require_name(request.path_params["name"])
         host.require_ready()
         if host.format != "onnx":
-            raise ApiError(404, "unsupported", f"model {host.name!r} is a Hugging Face model; use the /v1 routes")
+            raise ApiError(
+                404, "unsupported", f"model {host.name!r} is a Hugging Face model; use the /v1 routes"
+            )
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
@@ -215,8 +228,12 @@ def routes(host) -> list:
         except ApiError:
             raise
         except Exception as exc:  # onnxruntime refused the tensors: the client's input, not our bug
-            raise ApiError(400, "inference_failed", f"the model rejected the inputs: {exc}",
-                           field=sorted(parsed.inputs)[0]) from None
+            raise ApiError(
+                400,
+                "inference_failed",
+                f"the model rejected the inputs: {exc}",
+                field=sorted(parsed.inputs)[0],
+            ) from None
         return Response(dumps(infer_response(host.name, parsed, outputs)), media_type="application/json")
 
     return [

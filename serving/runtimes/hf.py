@@ -116,8 +116,14 @@ class HfModel:
     # -- generation ------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def generate(self, prompt_ids: list[int], params: SamplingParams, *, emit: Callable[[str], None] | None = None,
-                 cancelled: threading.Event | None = None) -> Generation:
+    def generate(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        *,
+        emit: Callable[[str], None] | None = None,
+        cancelled: threading.Event | None = None,
+    ) -> Generation:
         """Sample up to ``params.max_tokens`` tokens after ``prompt_ids``.
 
         ``emit`` receives the text as it becomes final: text that could still turn out to be
@@ -204,7 +210,9 @@ class HfModel:
         for row in probs:
             scores = {labels.get(i, str(i)): float(p) for i, p in enumerate(row)}
             best = int(torch.argmax(row))
-            results.append({"label": labels.get(best, str(best)), "score": float(row[best]), "scores": scores})
+            results.append(
+                {"label": labels.get(best, str(best)), "score": float(row[best]), "scores": scores}
+            )
         return results, int(batch["attention_mask"].sum())
 
 

@@ -55,13 +55,16 @@ class OnnxModel:
 
     platform = "onnxruntime_onnx"
 
-    def __init__(self, path: str | Path, *, device: str = "auto", intra_op_threads: int = 0,
-                 spin: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, device: str = "auto", intra_op_threads: int = 0, spin: bool = False
+    ) -> None:
         path = Path(path)
         if path.is_dir():
             candidates = sorted(path.glob("*.onnx"))
             if len(candidates) != 1:
-                raise RuntimeError(f"{path} is a directory with {len(candidates)} .onnx files; point at one file")
+                raise RuntimeError(
+                    f"{path} is a directory with {len(candidates)} .onnx files; point at one file"
+                )
             path = candidates[0]
         if not path.is_file():
             raise RuntimeError(f"{path} does not exist")
@@ -77,8 +80,9 @@ class OnnxModel:
         self._output_names = list(self.outputs)
         # Requests can be stacked into one batch only when every input and output has a free
         # leading dimension: then row i of the output belongs to row i of the input.
-        self.batchable = all(spec.shape and spec.shape[0] == -1
-                             for spec in (*self.inputs.values(), *self.outputs.values()))
+        self.batchable = all(
+            spec.shape and spec.shape[0] == -1 for spec in (*self.inputs.values(), *self.outputs.values())
+        )
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = self.session.run(self._output_names, feeds)

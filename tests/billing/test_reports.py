@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def accountant(ledger_world):
     meter_day()
-    return MembershipFactory(team=ledger_world["alpha"], user=UserFactory(username="acc"), role=Role.FINANCE).user
+    return MembershipFactory(
+        team=ledger_world["alpha"], user=UserFactory(username="acc"), role=Role.FINANCE
+    ).user
 
 
 def test_json_report_by_team_and_by_cost_centre(api_client, accountant):
@@ -49,10 +51,16 @@ def test_csv_report_adds_up(api_client, accountant):
 
 def test_owners_get_their_team_only_and_deployers_nothing(api_client, ledger_world):
     meter_day()
-    owner = MembershipFactory(team=ledger_world["gamma"], user=UserFactory(username="own"), role=Role.OWNER).user
-    deployer = MembershipFactory(team=ledger_world["gamma"], user=UserFactory(username="dep"), role=Role.DEPLOYER).user
+    owner = MembershipFactory(
+        team=ledger_world["gamma"], user=UserFactory(username="own"), role=Role.OWNER
+    ).user
+    deployer = MembershipFactory(
+        team=ledger_world["gamma"], user=UserFactory(username="dep"), role=Role.DEPLOYER
+    ).user
     api_client.force_authenticate(owner)
-    assert [g["name"] for g in api_client.get("/api/v1/billing/reports/2026-03/").json()["groups"]] == ["gamma"]
+    assert [g["name"] for g in api_client.get("/api/v1/billing/reports/2026-03/").json()["groups"]] == [
+        "gamma"
+    ]
     api_client.force_authenticate(deployer)
     assert api_client.get("/api/v1/billing/reports/2026-03/").status_code == 403
 
@@ -67,8 +75,11 @@ def test_pdf_report_renders_to_a_png_that_is_not_blank(api_client, accountant, t
     assert response.content.startswith(b"%PDF-")
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(response.content)
-    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
-                   check=True, timeout=30)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=30,
+    )
     page = Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")
     colours = page.getcolors(maxcolors=1 << 20)
     non_white = sum(n for n, rgb in colours if rgb != (255, 255, 255))

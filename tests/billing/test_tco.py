@@ -8,24 +8,50 @@ import pytest
 from billing import tco
 
 GPU = tco.Gpu(slug="g48", name="Test GPU 48GB", memory_gb=48, bandwidth_gbps=800)
-SMALL = tco.InstanceOffer(provider="aws", region="r1", sku="c1.xlarge", gpu=GPU, gpu_count=1,
-                          on_demand_usd_hour=2.00, spot_usd_hour=0.80)
-QUAD = tco.InstanceOffer(provider="gcp", region="r2", sku="c1.4xlarge", gpu=GPU, gpu_count=4,
-                         on_demand_usd_hour=7.20)  # no spot price: the 50% fallback discount applies
-MANAGED = tco.InstanceOffer(provider="sagemaker", region="r1", sku="ml.c1.xlarge", gpu=GPU, gpu_count=1,
-                            on_demand_usd_hour=2.80)
-SERVER = tco.HardwareTerms(gpus_per_server=4, hardware_cost_usd=40_000, amortisation_years=3, power_kw=2.0,
-                           usd_per_kwh=0.10, pue=1.5, operations_usd_per_year=4_380, expected_utilisation=0.5)
+SMALL = tco.InstanceOffer(
+    provider="aws",
+    region="r1",
+    sku="c1.xlarge",
+    gpu=GPU,
+    gpu_count=1,
+    on_demand_usd_hour=2.00,
+    spot_usd_hour=0.80,
+)
+QUAD = tco.InstanceOffer(
+    provider="gcp", region="r2", sku="c1.4xlarge", gpu=GPU, gpu_count=4, on_demand_usd_hour=7.20
+)  # no spot price: the 50% fallback discount applies
+MANAGED = tco.InstanceOffer(
+    provider="sagemaker", region="r1", sku="ml.c1.xlarge", gpu=GPU, gpu_count=1, on_demand_usd_hour=2.80
+)
+SERVER = tco.HardwareTerms(
+    gpus_per_server=4,
+    hardware_cost_usd=40_000,
+    amortisation_years=3,
+    power_kw=2.0,
+    usd_per_kwh=0.10,
+    pue=1.5,
+    operations_usd_per_year=4_380,
+    expected_utilisation=0.5,
+)
 OWN = tco.HardwareOffer(slug="rack", name="4× g48 server", gpu=GPU, terms=SERVER)
-SERVERLESS = tco.ServerlessOffer(provider="sagemaker", region="r1", sku="serverless", usd_per_gb_second=0.00002,
-                                 usd_per_request=0.0)
+SERVERLESS = tco.ServerlessOffer(
+    provider="sagemaker", region="r1", sku="serverless", usd_per_gb_second=0.00002, usd_per_request=0.0
+)
 OFFERS = tco.Offers(cluster=(SMALL, QUAD), managed=(MANAGED,), hardware=(OWN,), serverless=SERVERLESS)
 
 # The stated workload: an 8 B-parameter model in BF16, 400 generated tokens per request,
 # 172,800 requests a day arriving steadily (2 per second), compared over 3 years.
-WORKLOAD = tco.Workload(requests_per_day=172_800, horizon_years=3, traffic="steady", sensitivity="internal",
-                        params_billions=8, precision="bf16", tokens_per_request=400,
-                        concurrency_per_replica=8, spot_share=0.5)
+WORKLOAD = tco.Workload(
+    requests_per_day=172_800,
+    horizon_years=3,
+    traffic="steady",
+    sensitivity="internal",
+    params_billions=8,
+    precision="bf16",
+    tokens_per_request=400,
+    concurrency_per_replica=8,
+    spot_share=0.5,
+)
 
 
 def test_sizing_by_hand():
@@ -89,7 +115,10 @@ def test_comparison_reproduces_the_hand_computed_figures():
 
     # Own hardware is cheapest over 3 years, and the runner-up is the spot mix.
     assert result.recommended == "own_hardware"
-    assert result.reasons[0] == "Cheapest over 3 years: $122,048.00, against $183,960.00 for Kubernetes, spot mix."
+    assert (
+        result.reasons[0]
+        == "Cheapest over 3 years: $122,048.00, against $183,960.00 for Kubernetes, spot mix."
+    )
     assert "pays for itself against Kubernetes, spot mix in month 21" in result.reasons[1]
     assert any("30 tokens/s" in a or "bandwidth × GPUs × 60%" in a for a in result.assumptions)
 
@@ -110,8 +139,14 @@ def test_onprem_gpu_hour_working_by_hand():
 def test_bursty_low_volume_small_model_goes_serverless():
     # 0.5 B params in BF16: 1 GB of weights, 1.35 GB needed → a 2 GB serverless endpoint.
     # 0.5 s × 2 GB × $0.00002 = $0.00002 per request; 2,000 a day × 365/12 days → $1.22 a month.
-    w = tco.Workload(requests_per_day=2_000, horizon_years=1, traffic="bursty", busy_hours_per_day=4,
-                     params_billions=0.5, latency_s=0.5)
+    w = tco.Workload(
+        requests_per_day=2_000,
+        horizon_years=1,
+        traffic="bursty",
+        busy_hours_per_day=4,
+        params_billions=0.5,
+        latency_s=0.5,
+    )
     result = tco.compare(w, OFFERS)
     serverless = result.mode("serverless")
     assert serverless.monthly_usd == pytest.approx(2_000 * 365 / 12 * 0.00002)
@@ -122,8 +157,15 @@ def test_bursty_low_volume_small_model_goes_serverless():
 
 
 def test_confidential_data_stays_on_own_hardware_even_when_dearer():
-    w = tco.Workload(requests_per_day=2_000, horizon_years=1, traffic="bursty", busy_hours_per_day=4,
-                     params_billions=0.5, latency_s=0.5, sensitivity="confidential")
+    w = tco.Workload(
+        requests_per_day=2_000,
+        horizon_years=1,
+        traffic="bursty",
+        busy_hours_per_day=4,
+        params_billions=0.5,
+        latency_s=0.5,
+        sensitivity="confidential",
+    )
     result = tco.compare(w, OFFERS)
     assert result.recommended == "own_hardware"
     assert "confidential" in result.reasons[0]
@@ -132,7 +174,9 @@ def test_confidential_data_stays_on_own_hardware_even_when_dearer():
 
 def test_a_gpu_requirement_rules_out_serverless_and_other_gpus():
     other = tco.Gpu(slug="g24", name="Test GPU 24GB", memory_gb=24, bandwidth_gbps=300)
-    cheap = tco.InstanceOffer(provider="aws", region="r1", sku="cheap", gpu=other, gpu_count=1, on_demand_usd_hour=0.1)
+    cheap = tco.InstanceOffer(
+        provider="aws", region="r1", sku="cheap", gpu=other, gpu_count=1, on_demand_usd_hour=0.1
+    )
     w = tco.Workload(requests_per_day=10_000, horizon_years=2, gpu_type="g48", gpu_count=1, latency_s=1.0)
     result = tco.compare(w, tco.Offers(cluster=(cheap, SMALL), serverless=SERVERLESS))
     assert result.mode("kubernetes_on_demand").offer == "aws c1.xlarge"
@@ -147,17 +191,20 @@ def test_a_model_too_large_for_any_offer_has_no_recommendation():
     assert all(not m.feasible for m in result.modes)
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"horizon_years": 6}, "horizon_years"),
-    ({"requests_per_day": 0}, "requests_per_day"),
-    ({"params_billions": None}, "params_billions"),
-    ({"latency_s": 1.0}, "tokens_per_request"),
-    ({"traffic": "bursty", "busy_hours_per_day": 24}, "busy_hours_per_day"),
-    ({"gpu_count": 3}, "gpu_count"),
-    ({"spot_share": 1.5}, "spot_share"),
-    ({"precision": "fp4"}, "precision"),
-    ({"traffic": "chaotic"}, "traffic"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"horizon_years": 6}, "horizon_years"),
+        ({"requests_per_day": 0}, "requests_per_day"),
+        ({"params_billions": None}, "params_billions"),
+        ({"latency_s": 1.0}, "tokens_per_request"),
+        ({"traffic": "bursty", "busy_hours_per_day": 24}, "busy_hours_per_day"),
+        ({"gpu_count": 3}, "gpu_count"),
+        ({"spot_share": 1.5}, "spot_share"),
+        ({"precision": "fp4"}, "precision"),
+        ({"traffic": "chaotic"}, "traffic"),
+    ],
+)
 def test_invalid_workloads_name_the_field(changes, field):
     import dataclasses
 

@@ -46,5 +46,6 @@ def test_sign_in_create_team_and_token_shown_exactly_once(live_server, page, out
     page.goto(f"{live_server.url}/teams/search-ranking/audit/")
     expect(page.locator("#audit-table")).to_contain_text("token.create")
     page.screenshot(path=str(output_dir / "audit-log.png"), full_page=True)
-    assert list(AuditEvent.objects.filter(team_slug="search-ranking").order_by("seq").values_list("action", flat=True)) \
-        == ["team.create", "token.create"]
+    assert list(
+        AuditEvent.objects.filter(team_slug="search-ranking").order_by("seq").values_list("action", flat=True)
+    ) == ["team.create", "token.create"]

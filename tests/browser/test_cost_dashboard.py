@@ -1,6 +1,6 @@
 """The cost dashboard over the hand-computed day (tests/billing/conftest.py), as finance sees it."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -19,9 +19,14 @@ def test_cost_dashboard_showback_chargeback_banner_and_downloads(live_server, pa
     alpha = ledger_world["alpha"]
     alpha.monthly_budget = Decimal(100)
     alpha.save()
-    budgets.budget_alerts_check(team=alpha, now=datetime(2026, 3, 11, tzinfo=timezone.utc))  # 73 %: 50 and forecast
-    MembershipFactory(team=ledger_world["gamma"], role=Role.FINANCE,
-                      user=UserFactory(username="accountant", password="correct horse battery staple"))
+    budgets.budget_alerts_check(
+        team=alpha, now=datetime(2026, 3, 11, tzinfo=UTC)
+    )  # 73 %: 50 and forecast
+    MembershipFactory(
+        team=ledger_world["gamma"],
+        role=Role.FINANCE,
+        user=UserFactory(username="accountant", password="correct horse battery staple"),
+    )
 
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("accountant")
@@ -51,8 +56,11 @@ def test_cost_dashboard_showback_chargeback_banner_and_downloads(live_server, pa
 
 
 def test_a_deployer_cannot_open_the_dashboard(live_server, page, team):
-    MembershipFactory(team=team, role=Role.DEPLOYER,
-                      user=UserFactory(username="dev", password="correct horse battery staple"))
+    MembershipFactory(
+        team=team,
+        role=Role.DEPLOYER,
+        user=UserFactory(username="dev", password="correct horse battery staple"),
+    )
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("dev")
     page.get_by_label("Password").fill("correct horse battery staple")

@@ -19,8 +19,8 @@ from deployments.models import Deployment
 from deployments.services import artifact_complete, artifact_create, artifact_file_put
 from deployments.services.targets import target_create
 from deployments.storage import artifact_storage
-from tests.factories.billing import GpuTypeFactory
 from tests.deployments.e2e import Gateway, expected_output, marked_processes, wait_artifact_ready, wait_for
+from tests.factories.billing import GpuTypeFactory
 from tests.factories.models import tiny_onnx_bytes
 from tests.factories.tenancy import MembershipFactory, TeamFactory, UserFactory
 
@@ -43,8 +43,12 @@ def storage(settings, tmp_path):
 
 @pytest.fixture
 def gateway(live_server, settings, tmp_path):
-    gw = Gateway(controlplane_url=live_server.url, secret=settings.GATEWAY_SHARED_SECRET,
-                 redis_url=settings.REDIS_URL, log=tmp_path / "gateway.log")
+    gw = Gateway(
+        controlplane_url=live_server.url,
+        secret=settings.GATEWAY_SHARED_SECRET,
+        redis_url=settings.REDIS_URL,
+        log=tmp_path / "gateway.log",
+    )
     settings.GATEWAY_PUBLIC_URL = gw.url  # the endpoint URL the pages show
     yield gw
     gw.stop()
@@ -66,8 +70,9 @@ def worker_env(storage, gateway):
                 os.killpg(int(entry.name), signal.SIGKILL)
 
 
-def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_process, gateway, live_server, page,
-                                                             output_dir):
+def test_wizard_to_ready_then_the_copied_curl_snippet_answers(
+    celery_worker_process, gateway, live_server, page, output_dir
+):
     user = UserFactory(username="dana", password=PASSWORD)
     team = TeamFactory(slug=TEAM, name="Wizardry")
     MembershipFactory(team=team, user=user, role="deployer")
@@ -76,7 +81,9 @@ def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_proc
     GpuTypeFactory(slug="l4-24gb", name="NVIDIA L4", memory_gb=Decimal("24"))
     artifact = artifact_create(team=team, actor=user, name="tiny-mlp", format="onnx")
     data = tiny_onnx_bytes(scale=0.1)
-    artifact_file_put(artifact=artifact, actor=user, path="model.onnx", stream=io.BytesIO(data), length=len(data))
+    artifact_file_put(
+        artifact=artifact, actor=user, path="model.onnx", stream=io.BytesIO(data), length=len(data)
+    )
     artifact_complete(artifact=artifact, actor=user)  # the worker inspects it
     wait_artifact_ready(artifact.pk)
 
@@ -97,11 +104,15 @@ def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_proc
     expect(page.locator("#fit-table tr.chosen")).to_contain_text("fits on 1× l4-24gb", timeout=SWAP)
     page.screenshot(path=str(output_dir / "wizard-gpu.png"), full_page=True)
     page.get_by_label("Target", exact=True).select_option(label="local")
-    expect(page.locator("#cpu-note")).to_contain_text("local has no GPUs: replicas serve on CPU", timeout=SWAP)
+    expect(page.locator("#cpu-note")).to_contain_text(
+        "local has no GPUs: replicas serve on CPU", timeout=SWAP
+    )
     expect(page.locator("#fit")).to_contain_text("needs about")
     expect(page.locator("#idle-off")).to_be_visible()
     page.get_by_label("Minimum replicas").fill("0")
-    expect(page.get_by_label("Idle time before scale to zero (s)")).to_be_visible(timeout=SWAP)  # only with min 0
+    expect(page.get_by_label("Idle time before scale to zero (s)")).to_be_visible(
+        timeout=SWAP
+    )  # only with min 0
     page.get_by_label("Minimum replicas").fill("1")
     expect(page.locator("#idle-off")).to_be_visible(timeout=SWAP)
     page.get_by_label("Environment variables").fill("LOG_LEVEL=info")
@@ -111,7 +122,9 @@ def test_wizard_to_ready_then_the_copied_curl_snippet_answers(celery_worker_proc
     expect(page.get_by_role("heading", name=NAME)).to_be_visible()
     expect(page.locator("#timeline")).to_contain_text("Created with tiny-mlp v1 on local (CPU)")
     page.screenshot(path=str(output_dir / "provisioning.png"), full_page=True)
-    expect(page.locator("#deployment-status")).to_have_text("ready", timeout=90_000)  # htmx polling, no reload
+    expect(page.locator("#deployment-status")).to_have_text(
+        "ready", timeout=90_000
+    )  # htmx polling, no reload
     expect(page.locator("#timeline")).to_contain_text("status_ready")
     expect(page.locator("#replicas")).to_contain_text("1 ready of 1 desired")
     endpoint = f"{gateway.url}/endpoints/{TEAM}/{NAME}"

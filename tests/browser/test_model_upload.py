@@ -34,8 +34,9 @@ def _inspect_when_validating(artifact_id):
     return artifact_inspect(artifact_id=artifact_id)
 
 
-def test_upload_onnx_in_the_browser_and_see_the_inspection(signed_in, live_server, tmp_path, output_dir,
-                                                           monkeypatch):
+def test_upload_onnx_in_the_browser_and_see_the_inspection(
+    signed_in, live_server, tmp_path, output_dir, monkeypatch
+):
     page = signed_in
     model = tmp_path / "model.onnx"
     model.write_bytes(tiny_onnx_bytes())
@@ -59,7 +60,9 @@ def test_upload_onnx_in_the_browser_and_see_the_inspection(signed_in, live_serve
     assert ModelArtifact.objects.get(name="tiny-mlp").status == "ready"
 
 
-def test_upload_a_huggingface_folder_and_see_the_sizing(signed_in, live_server, tmp_path, output_dir, monkeypatch):
+def test_upload_a_huggingface_folder_and_see_the_sizing(
+    signed_in, live_server, tmp_path, output_dir, monkeypatch
+):
     page = signed_in
     folder = tmp_path / "tiny-llama"
     facts = tiny_llama_folder(folder)

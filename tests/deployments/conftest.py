@@ -46,8 +46,12 @@ class RegistryClient:
     def put(self, artifact_id, path, data: bytes, sha256: str | None = None, **headers):
         if sha256 is not None:
             headers["HTTP_X_CHECKSUM_SHA256"] = sha256
-        return self.api.put(f"{self.base}{artifact_id}/files/{path}", data=data,
-                            content_type="application/octet-stream", **headers)
+        return self.api.put(
+            f"{self.base}{artifact_id}/files/{path}",
+            data=data,
+            content_type="application/octet-stream",
+            **headers,
+        )
 
     def complete(self, artifact_id):
         return self.api.post(f"{self.base}{artifact_id}/complete")

@@ -28,13 +28,23 @@ class Gateway:
     def __init__(self, *, controlplane_url: str, secret: str, redis_url: str, log: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CONTROLPLANE_URL": controlplane_url, "GATEWAY_SHARED_SECRET": secret,
-               "REDIS_URL": redis_url, "GATEWAY_ROUTES_POLL_SECONDS": "0.1", "GATEWAY_HEALTH_INTERVAL_SECONDS": "0.5",
-               "GATEWAY_METER_FLUSH_SECONDS": "0.5"}
+        env = {
+            **os.environ,
+            "CONTROLPLANE_URL": controlplane_url,
+            "GATEWAY_SHARED_SECRET": secret,
+            "REDIS_URL": redis_url,
+            "GATEWAY_ROUTES_POLL_SECONDS": "0.1",
+            "GATEWAY_HEALTH_INTERVAL_SECONDS": "0.5",
+            "GATEWAY_METER_FLUSH_SECONDS": "0.5",
+        }
         self.log = open(log, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "serving.gateway", "--host", "127.0.0.1",
-                                      "--port", str(self.port)], cwd=REPO, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "serving.gateway", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -83,9 +93,11 @@ def wait_ready(pk: int, *, replicas: int | None = None, revision: int | None = N
     except AssertionError:
         d = deployment_state(pk)
         events = list(d.events.order_by("-id").values_list("kind", "message")[:8])
-        raise AssertionError(f"deployment {pk} not ready: status={d.status} {d.status_message!r} "
-                             f"ready={d.ready_replicas} urls={d.serving_urls} gen={d.generation}/"
-                             f"{d.observed_generation} replicas={d.replicas} events={events}") from None
+        raise AssertionError(
+            f"deployment {pk} not ready: status={d.status} {d.status_message!r} "
+            f"ready={d.ready_replicas} urls={d.serving_urls} gen={d.generation}/"
+            f"{d.observed_generation} replicas={d.replicas} events={events}"
+        ) from None
 
 
 def wait_artifact_ready(pk: int) -> ModelArtifact:
@@ -108,7 +120,9 @@ def marked_processes(key: str) -> list[int]:
             except OSError:
                 continue
             items = env.split(b"\0")
-            mine = wanted in items if wanted else any(i.startswith(f"{MARKER}={key}@".encode()) for i in items)
+            mine = (
+                wanted in items if wanted else any(i.startswith(f"{MARKER}={key}@".encode()) for i in items)
+            )
             if mine and stat != "Z":
                 found.append(int(entry.name))
     return found
@@ -120,4 +134,6 @@ def expected_output(x: np.ndarray, scale: float) -> list[float]:
 
 
 def infer_body(x: np.ndarray) -> dict:
-    return {"inputs": [{"name": "X", "shape": list(x.shape), "datatype": "FP32", "data": x.reshape(-1).tolist()}]}
+    return {
+        "inputs": [{"name": "X", "shape": list(x.shape), "datatype": "FP32", "data": x.reshape(-1).tolist()}]
+    }

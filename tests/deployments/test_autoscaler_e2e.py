@@ -26,8 +26,12 @@ def worker_env(artifact_dirs):
 
 @pytest.fixture
 def gateway(live_server, settings, tmp_path):
-    gw = Gateway(controlplane_url=live_server.url, secret=settings.GATEWAY_SHARED_SECRET,
-                 redis_url=settings.REDIS_URL, log=tmp_path / "gateway.log")
+    gw = Gateway(
+        controlplane_url=live_server.url,
+        secret=settings.GATEWAY_SHARED_SECRET,
+        redis_url=settings.REDIS_URL,
+        log=tmp_path / "gateway.log",
+    )
     yield gw
     gw.stop()
 
@@ -59,8 +63,9 @@ def ready_model(celery_worker_process, registry):
     artifact = registry.create(name="tiny-mlp")
     registry.put(artifact["id"], "model.onnx", tiny_onnx_bytes())
     registry.complete(artifact["id"])
-    return wait_for(lambda: ModelArtifact.objects.filter(pk=artifact["id"], status="ready").first(),
-                    what="model ready")
+    return wait_for(
+        lambda: ModelArtifact.objects.filter(pk=artifact["id"], status="ready").first(), what="model ready"
+    )
 
 
 class Load:
@@ -70,7 +75,9 @@ class Load:
         self.ok, self.failed, self.stop = [0], [], threading.Event()
 
         def run():
-            with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+            with httpx.Client(
+                base_url=gateway.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as c:
                 while not self.stop.is_set():
                     response = c.post(url, json=infer_body(X))
                     if response.status_code == 200:
@@ -90,14 +97,30 @@ class Load:
 
 def test_load_scales_up_then_down(ready_model, gateway, beat, team, members, make_token):
     target = target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
-    deployment = deployment_create(team=team, actor=members["deployer"], name="tiny", target=target,
-                                   artifact=ready_model, min_replicas=1, max_replicas=3, scaling_metric="rps",
-                                   scaling_target=5, scale_down_window_s=4)
+    deployment = deployment_create(
+        team=team,
+        actor=members["deployer"],
+        name="tiny",
+        target=target,
+        artifact=ready_model,
+        min_replicas=1,
+        max_replicas=3,
+        scaling_metric="rps",
+        scaling_target=5,
+        scale_down_window_s=4,
+    )
     wait_ready(deployment.pk, replicas=1)
     _, token = make_token(members["deployer"], team, scopes=[Scope.INVOKE])
     url = f"/endpoints/{team.slug}/tiny/v2/models/tiny-mlp/infer"
-    wait_for(lambda: httpx.post(f"{gateway.url}{url}", json=infer_body(X),
-                                headers={"Authorization": f"Bearer {token}"}).status_code == 200, what="route")
+    wait_for(
+        lambda: (
+            httpx.post(
+                f"{gateway.url}{url}", json=infer_body(X), headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        ),
+        what="route",
+    )
 
     # Four clients back to back are far above 5 requests/s per replica: the autoscaler goes to max.
     load = Load(gateway, token, url, clients=4)
@@ -117,16 +140,28 @@ def test_load_scales_up_then_down(ready_model, gateway, beat, team, members, mak
 
 def test_idle_scales_to_zero_and_a_request_cold_starts(ready_model, gateway, beat, team, members, make_token):
     target = target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
-    deployment = deployment_create(team=team, actor=members["deployer"], name="tiny", target=target,
-                                   artifact=ready_model, min_replicas=0, max_replicas=1, idle_timeout_s=2)
+    deployment = deployment_create(
+        team=team,
+        actor=members["deployer"],
+        name="tiny",
+        target=target,
+        artifact=ready_model,
+        min_replicas=0,
+        max_replicas=1,
+        idle_timeout_s=2,
+    )
     wait_ready(deployment.pk, replicas=1)  # starts with one replica; idleness counts from its readiness
     wait_for(lambda: Deployment.objects.get(pk=deployment.pk).replicas == 0, timeout=60, what="scale to zero")
     wait_for(lambda: marked_processes(deployment.key) == [], timeout=60, what="replica stopped")
     assert Deployment.objects.get(pk=deployment.pk).status == "ready"
 
     _, token = make_token(members["deployer"], team, scopes=[Scope.INVOKE])
-    response = httpx.post(f"{gateway.url}/endpoints/{team.slug}/tiny/v2/models/tiny-mlp/infer", json=infer_body(X),
-                          headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    response = httpx.post(
+        f"{gateway.url}/endpoints/{team.slug}/tiny/v2/models/tiny-mlp/infer",
+        json=infer_body(X),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+    )
     assert response.status_code == 200, response.text
     assert np.allclose(response.json()["outputs"][0]["data"], expected_output(X, 0.1))
     kinds = list(Deployment.objects.get(pk=deployment.pk).events.values_list("kind", flat=True))

@@ -11,9 +11,12 @@ from deployments.services.deployments import deployment_create
 from deployments.services.targets import target_create
 from tests.factories.billing import GpuTypeFactory
 
-ONNX_FACTS = {"parameter_count": 15, "weight_bytes": 60,
-              "inputs": [{"name": "X", "datatype": "FLOAT", "shape": ["batch", 4]}],
-              "outputs": [{"name": "Y", "datatype": "FLOAT", "shape": ["batch", 3]}]}
+ONNX_FACTS = {
+    "parameter_count": 15,
+    "weight_bytes": 60,
+    "inputs": [{"name": "X", "datatype": "FLOAT", "shape": ["batch", 4]}],
+    "outputs": [{"name": "Y", "datatype": "FLOAT", "shape": ["batch", 3]}],
+}
 
 
 @pytest.fixture
@@ -21,16 +24,28 @@ def world(team, members):
     GpuTypeFactory(slug="l4-24gb", name="NVIDIA L4", memory_gb=Decimal("24"))
     cpu = target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
     gpu = target_create(actor=members["owner"], name="gpu-box", kind="local", gpu_inventory={"l4-24gb": 2})
-    artifact = ModelArtifact.objects.create(team=team, name="tiny-mlp", version=1, format="onnx", status="ready",
-                                            inspection=ONNX_FACTS)
+    artifact = ModelArtifact.objects.create(
+        team=team, name="tiny-mlp", version=1, format="onnx", status="ready", inspection=ONNX_FACTS
+    )
     return {"cpu": cpu, "gpu": gpu, "artifact": artifact}
 
 
 def _wizard(world, target="cpu", **overrides):
-    data = {"name": "tiny", "artifact": world["artifact"].pk, "target": world[target].pk, "gpu_type": "",
-            "gpu_count": 0, "min_replicas": 1, "max_replicas": 2, "scaling_metric": "concurrency",
-            "scaling_target": 4, "scale_up_window_s": 0, "scale_down_window_s": 300, "idle_timeout_s": 600,
-            "env": "LOG_LEVEL=debug\n\nMODE=fast"}
+    data = {
+        "name": "tiny",
+        "artifact": world["artifact"].pk,
+        "target": world[target].pk,
+        "gpu_type": "",
+        "gpu_count": 0,
+        "min_replicas": 1,
+        "max_replicas": 2,
+        "scaling_metric": "concurrency",
+        "scaling_target": 4,
+        "scale_up_window_s": 0,
+        "scale_down_window_s": 300,
+        "idle_timeout_s": 600,
+        "env": "LOG_LEVEL=debug\n\nMODE=fast",
+    }
     return {**data, **overrides}
 
 
@@ -39,8 +54,14 @@ def _audits(action):
 
 
 def _create(team, members, world, **options):
-    return deployment_create(team=team, actor=members["deployer"], name="tiny", target=world["cpu"],
-                             artifact=world["artifact"], **options)
+    return deployment_create(
+        team=team,
+        actor=members["deployer"],
+        name="tiny",
+        target=world["cpu"],
+        artifact=world["artifact"],
+        **options,
+    )
 
 
 def test_wizard_creates_the_deployment_with_revision_one(client, team, members, world):
@@ -50,7 +71,10 @@ def test_wizard_creates_the_deployment_with_revision_one(client, team, members, 
 
     response = client.post(f"/teams/{team.slug}/deployments/new/", _wizard(world))
     deployment = Deployment.objects.get(team=team, name="tiny")
-    assert response.status_code == 302 and response["Location"] == f"/teams/{team.slug}/deployments/{deployment.pk}/"
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/teams/{team.slug}/deployments/{deployment.pk}/"
+    )
     revision = deployment.current_revision
     assert (revision.number, revision.min_replicas, revision.max_replicas, revision.gpu_type) == (1, 1, 2, "")
     assert revision.env == {"LOG_LEVEL": "debug", "MODE": "fast"}
@@ -61,15 +85,23 @@ def test_wizard_creates_the_deployment_with_revision_one(client, team, members, 
     assert Deployment.objects.get(name="zero").current_revision.idle_timeout_s == 600
 
 
-@pytest.mark.parametrize("overrides, field, message", [
-    ({"min_replicas": 3, "max_replicas": 2}, "min_replicas", "cannot exceed max_replicas"),
-    ({"name": "Bad_Name"}, "name", "Invalid name"),
-    ({"target": "gpu", "gpu_type": "h100-sxm-80gb", "gpu_count": 1}, "gpu_type", "does not offer h100-sxm-80gb"),
-    ({"target": "gpu", "gpu_type": "l4-24gb", "gpu_count": 4}, "gpu_count", "has 2 l4-24gb GPUs"),
-    ({"env": "not a pair"}, "env", "Line 1"),
-])
-def test_wizard_refusal_names_the_field_and_creates_nothing(client, team, members, world, overrides, field,
-                                                           message):
+@pytest.mark.parametrize(
+    "overrides, field, message",
+    [
+        ({"min_replicas": 3, "max_replicas": 2}, "min_replicas", "cannot exceed max_replicas"),
+        ({"name": "Bad_Name"}, "name", "Invalid name"),
+        (
+            {"target": "gpu", "gpu_type": "h100-sxm-80gb", "gpu_count": 1},
+            "gpu_type",
+            "does not offer h100-sxm-80gb",
+        ),
+        ({"target": "gpu", "gpu_type": "l4-24gb", "gpu_count": 4}, "gpu_count", "has 2 l4-24gb GPUs"),
+        ({"env": "not a pair"}, "env", "Line 1"),
+    ],
+)
+def test_wizard_refusal_names_the_field_and_creates_nothing(
+    client, team, members, world, overrides, field, message
+):
     client.force_login(members["deployer"])
     response = client.post(f"/teams/{team.slug}/deployments/new/", _wizard(world, **overrides))
     assert response.status_code == 200
@@ -82,11 +114,19 @@ def test_wizard_refusal_names_the_field_and_creates_nothing(client, team, member
 
 
 def test_wizard_refuses_a_model_that_does_not_fit_the_gpu(client, team, members, world):
-    big = ModelArtifact.objects.create(team=team, name="big", version=1, format="onnx", status="ready",
-                                       inspection={**ONNX_FACTS, "weight_bytes": 30 * 10**9})
+    big = ModelArtifact.objects.create(
+        team=team,
+        name="big",
+        version=1,
+        format="onnx",
+        status="ready",
+        inspection={**ONNX_FACTS, "weight_bytes": 30 * 10**9},
+    )
     client.force_login(members["deployer"])
-    response = client.post(f"/teams/{team.slug}/deployments/new/", _wizard(
-        world, artifact=big.pk, target="gpu", gpu_type="l4-24gb", gpu_count=1))
+    response = client.post(
+        f"/teams/{team.slug}/deployments/new/",
+        _wizard(world, artifact=big.pk, target="gpu", gpu_type="l4-24gb", gpu_count=1),
+    )
     assert "needs about 33.0 GB" in response.context["form"].errors["gpu_count"][0]
     assert not Deployment.objects.exists()
 
@@ -95,14 +135,25 @@ def test_wizard_partials_show_the_gpu_fit_cpu_and_idle_timeout(client, team, mem
     client.force_login(members["deployer"])
     url = f"/teams/{team.slug}/deployments/new/"
     htmx = {"HTTP_HX_REQUEST": "true"}
-    cpu = client.get(url, {"part": "hardware", "artifact": world["artifact"].pk, "target": world["cpu"].pk}, **htmx)
+    cpu = client.get(
+        url, {"part": "hardware", "artifact": world["artifact"].pk, "target": world["cpu"].pk}, **htmx
+    )
     assert b'id="cpu-note"' in cpu.content and b"has no GPUs: replicas serve on CPU" in cpu.content
     assert b"<html" not in cpu.content
 
-    big = ModelArtifact.objects.create(team=team, name="big", version=1, format="onnx", status="ready",
-                                       inspection={**ONNX_FACTS, "weight_bytes": 30 * 10**9})
-    gpu = client.get(url, {"part": "hardware", "artifact": big.pk, "target": world["gpu"].pk,
-                           "gpu_type": "l4-24gb"}, **htmx)
+    big = ModelArtifact.objects.create(
+        team=team,
+        name="big",
+        version=1,
+        format="onnx",
+        status="ready",
+        inspection={**ONNX_FACTS, "weight_bytes": 30 * 10**9},
+    )
+    gpu = client.get(
+        url,
+        {"part": "hardware", "artifact": big.pk, "target": world["gpu"].pk, "gpu_type": "l4-24gb"},
+        **htmx,
+    )
     text = gpu.content.decode()
     assert 'value="l4-24gb" selected' in text and 'value="1"' in text  # choosing a GPU type suggests one GPU
     assert "fits</span> on 2× l4-24gb" in text  # 33 GB needs two 24 GB GPUs (90% usable)
@@ -128,12 +179,22 @@ def test_list_and_detail_show_status_endpoint_snippets_and_revisions(client, tea
     assert f"{endpoint}/v2/models/tiny-mlp/infer" in page
     assert "&quot;shape&quot;:[1,4],&quot;datatype&quot;:&quot;FP32&quot;" in page  # symbolic batch → 1
     assert f"/teams/{team.slug}/tokens/?scope=invoke" in page
-    assert 'id="revision-1"' in page and "Roll back" not in page and "Scale" not in page  # a viewer has no actions
+    assert (
+        'id="revision-1"' in page and "Roll back" not in page and "Scale" not in page
+    )  # a viewer has no actions
 
-    live = client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/", HTTP_HX_REQUEST="true").content.decode()
-    assert live.startswith("<div id=\"deployment-live\"") and 'hx-trigger="every 2s"' in live and "created" in live
-    Deployment.objects.filter(pk=deployment.pk).update(status="ready", observed_generation=1, ready_replicas=1)
-    settled = client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    live = client.get(
+        f"/teams/{team.slug}/deployments/{deployment.pk}/", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert (
+        live.startswith('<div id="deployment-live"') and 'hx-trigger="every 2s"' in live and "created" in live
+    )
+    Deployment.objects.filter(pk=deployment.pk).update(
+        status="ready", observed_generation=1, ready_replicas=1
+    )
+    settled = client.get(
+        f"/teams/{team.slug}/deployments/{deployment.pk}/", HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "hx-trigger" not in settled and "1 ready of 1 desired" in settled
 
 
@@ -153,15 +214,22 @@ def test_actions_call_their_services_and_are_audited(client, team, members, worl
     assert post("rollback", revision=1) == ["Rolling back: revision 3 copies the one you chose."]
     assert post("stop")[0].startswith("Stop requested")
     assert post("start") == ["Start requested."]
-    v2 = ModelArtifact.objects.create(team=team, name="tiny-mlp", version=2, format="onnx", status="ready",
-                                      inspection=ONNX_FACTS)
+    v2 = ModelArtifact.objects.create(
+        team=team, name="tiny-mlp", version=2, format="onnx", status="ready", inspection=ONNX_FACTS
+    )
     assert post("rollout", artifact=v2.pk)[0].startswith("Rolling out revision 4")
     d = Deployment.objects.get(pk=deployment.pk)
-    assert (d.current_revision.number, d.current_revision.artifact, d.current_revision.min_replicas,
-            d.pinned_replicas) == (4, v2, 1, None)
+    assert (
+        d.current_revision.number,
+        d.current_revision.artifact,
+        d.current_revision.min_replicas,
+        d.pinned_replicas,
+    ) == (4, v2, 1, None)
 
     # Refusals: the service's message, one failure row each, nothing changed.
-    assert post("scale", min_replicas=5, max_replicas=2) == ["min_replicas (5) cannot exceed max_replicas (2)."]
+    assert post("scale", min_replicas=5, max_replicas=2) == [
+        "min_replicas (5) cannot exceed max_replicas (2)."
+    ]
     assert post("pin", replicas=9) == ["Pin between 0 and max_replicas (1)."]
     assert post("rollback", revision=42) == ["No revision 42."]
     assert post("rollout", artifact=v2.pk) == ["Nothing changes: the new spec equals the current revision."]
@@ -171,14 +239,24 @@ def test_actions_call_their_services_and_are_audited(client, team, members, worl
     response = client.post(f"{base}/delete/")
     assert response.status_code == 302 and response["Location"] == f"/teams/{team.slug}/deployments/"
     assert Deployment.objects.get(pk=deployment.pk).desired_state == "deleted"
-    results = {a: _audits(a) for a in ("deployment.scaled", "deployment.pin", "deployment.rollback",
-                                       "deployment.stop", "deployment.start", "deployment.delete",
-                                       "deployment.updated")}
+    results = {
+        a: _audits(a)
+        for a in (
+            "deployment.scaled",
+            "deployment.pin",
+            "deployment.rollback",
+            "deployment.stop",
+            "deployment.start",
+            "deployment.delete",
+            "deployment.updated",
+        )
+    }
     assert results == {
         "deployment.scaled": [AuditResult.SUCCESS, AuditResult.FAILURE],
         "deployment.pin": [AuditResult.SUCCESS, AuditResult.SUCCESS, AuditResult.FAILURE],
         "deployment.rollback": [AuditResult.SUCCESS, AuditResult.FAILURE],
-        "deployment.stop": [AuditResult.SUCCESS], "deployment.start": [AuditResult.SUCCESS],
+        "deployment.stop": [AuditResult.SUCCESS],
+        "deployment.start": [AuditResult.SUCCESS],
         "deployment.delete": [AuditResult.SUCCESS],
         "deployment.updated": [AuditResult.SUCCESS, AuditResult.FAILURE, AuditResult.FAILURE],
     }
@@ -211,11 +289,21 @@ def test_a_ready_model_page_offers_to_deploy_it(client, team, members, world):
 
 def test_a_causal_lm_deployment_shows_the_openai_sdk_snippet(client, team, members, world, settings):
     settings.GATEWAY_PUBLIC_URL = "http://gw:8080"
-    llm = ModelArtifact.objects.create(team=team, name="qwen-tiny", version=1, format="huggingface", status="ready",
-                                       inspection={"architecture": "Qwen2ForCausalLM", "parameter_count": 1000})
-    deployment = deployment_create(team=team, actor=members["deployer"], name="chat", target=world["cpu"],
-                                   artifact=llm)
+    llm = ModelArtifact.objects.create(
+        team=team,
+        name="qwen-tiny",
+        version=1,
+        format="huggingface",
+        status="ready",
+        inspection={"architecture": "Qwen2ForCausalLM", "parameter_count": 1000},
+    )
+    deployment = deployment_create(
+        team=team, actor=members["deployer"], name="chat", target=world["cpu"], artifact=llm
+    )
     client.force_login(members["viewer"])
     page = client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/").content.decode()
-    assert 'id="snippet-openai"' in page and "base_url=&quot;http://gw:8080/endpoints/alpha/chat/v1&quot;" in page
+    assert (
+        'id="snippet-openai"' in page
+        and "base_url=&quot;http://gw:8080/endpoints/alpha/chat/v1&quot;" in page
+    )
     assert "http://gw:8080/endpoints/alpha/chat/v1/chat/completions" in page

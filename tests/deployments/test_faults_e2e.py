@@ -27,12 +27,34 @@ def worker_env(artifact_dirs):
 
 def start_worker(env_extra: dict) -> subprocess.Popen:
     db = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "controlplane.settings.test", "REDIS_URL": settings.REDIS_URL,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", **env_extra}
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "controlplane", "worker", "--pool", "solo",
-                             "--queues", "default,provisioning", "--without-heartbeat", "--without-gossip",
-                             "--without-mingle"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        **env_extra,
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "controlplane",
+            "worker",
+            "--pool",
+            "solo",
+            "--queues",
+            "default,provisioning",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_killed_worker_mid_provisioning(celery_worker_process, registry, team, members, worker_env):
@@ -40,11 +62,19 @@ def test_killed_worker_mid_provisioning(celery_worker_process, registry, team, m
     artifact = registry.create(name="tiny-mlp")
     registry.put(artifact["id"], "model.onnx", tiny_onnx_bytes())
     registry.complete(artifact["id"])
-    artifact = wait_for(lambda: ModelArtifact.objects.filter(pk=artifact["id"], status="ready").first(),
-                        what="model ready")
+    artifact = wait_for(
+        lambda: ModelArtifact.objects.filter(pk=artifact["id"], status="ready").first(), what="model ready"
+    )
 
-    deployment = deployment_create(team=team, actor=members["deployer"], name="tiny", target=target,
-                                   artifact=artifact, min_replicas=3, max_replicas=3)
+    deployment = deployment_create(
+        team=team,
+        actor=members["deployer"],
+        name="tiny",
+        target=target,
+        artifact=artifact,
+        min_replicas=3,
+        max_replicas=3,
+    )
     # Kill the worker as soon as the first replica process exists, before it can finish the step.
     wait_for(lambda: marked_processes(deployment.key), timeout=60, what="a replica process")
     celery_worker_process.send_signal(signal.SIGKILL)

@@ -32,8 +32,12 @@ def worker_env(artifact_dirs):
 
 @pytest.fixture
 def gateway(live_server, settings, tmp_path):
-    gw = Gateway(controlplane_url=live_server.url, secret=settings.GATEWAY_SHARED_SECRET,
-                 redis_url=settings.REDIS_URL, log=tmp_path / "gateway.log")
+    gw = Gateway(
+        controlplane_url=live_server.url,
+        secret=settings.GATEWAY_SHARED_SECRET,
+        redis_url=settings.REDIS_URL,
+        log=tmp_path / "gateway.log",
+    )
     yield gw
     gw.stop()
 
@@ -45,15 +49,19 @@ def upload(registry, scale: float) -> int:
     return wait_artifact_ready(artifact["id"]).pk
 
 
-def test_deploy_call_scale_roll_out_roll_back_delete(celery_worker_process, gateway, registry, team, members,
-                                                    make_token, settings):
+def test_deploy_call_scale_roll_out_roll_back_delete(
+    celery_worker_process, gateway, registry, team, members, make_token, settings
+):
     target_create(actor=members["owner"], name="local", kind="local", gpu_inventory={})
     v1 = upload(registry, scale=0.1)
     api = registry.api
     base = f"/api/v1/teams/{team.slug}/deployments/"
 
-    created = api.post(base, {"name": "tiny", "target": "local", "model_id": v1, "min_replicas": 1,
-                              "max_replicas": 1}, format="json")
+    created = api.post(
+        base,
+        {"name": "tiny", "target": "local", "model_id": v1, "min_replicas": 1, "max_replicas": 1},
+        format="json",
+    )
     assert created.status_code == 201, created.content
     pk = created.json()["id"]
     deployment = wait_ready(pk, replicas=1)
@@ -68,11 +76,16 @@ def test_deploy_call_scale_roll_out_roll_back_delete(celery_worker_process, gate
         assert response.status_code == 200, response.text
         return response.json()["outputs"][0]["data"]
 
-    assert wait_for(lambda: client.post(url, json=infer_body(X)).status_code == 200, what="route in the gateway")
+    assert wait_for(
+        lambda: client.post(url, json=infer_body(X)).status_code == 200, what="route in the gateway"
+    )
     assert np.allclose(infer(), expected_output(X, 0.1))
 
     # Scale to 2: a scale-only revision keeps the running replica and adds one.
-    assert api.post(f"{base}{pk}/scale", {"min_replicas": 2, "max_replicas": 2}, format="json").status_code == 202
+    assert (
+        api.post(f"{base}{pk}/scale", {"min_replicas": 2, "max_replicas": 2}, format="json").status_code
+        == 202
+    )
     wait_ready(pk, replicas=2, revision=2)
     assert len(marked_processes(deployment.key)) == 2
 
@@ -85,8 +98,9 @@ def test_deploy_call_scale_roll_out_roll_back_delete(celery_worker_process, gate
             while not stop.is_set():
                 try:
                     r = c.post(url, json=infer_body(X))
-                    (results if r.status_code == 200 else failures).append(r.json() if r.status_code == 200
-                                                                           else (r.status_code, r.text))
+                    (results if r.status_code == 200 else failures).append(
+                        r.json() if r.status_code == 200 else (r.status_code, r.text)
+                    )
                 except httpx.HTTPError as exc:
                     failures.append(repr(exc))
 
@@ -103,7 +117,9 @@ def test_deploy_call_scale_roll_out_roll_back_delete(celery_worker_process, gate
         loader.join(30)
     assert failures == []
     outputs = [r["outputs"][0]["data"] for r in results]
-    assert np.allclose(outputs[0], expected_output(X, 0.1)) and np.allclose(outputs[-1], expected_output(X, 0.2))
+    assert np.allclose(outputs[0], expected_output(X, 0.1)) and np.allclose(
+        outputs[-1], expected_output(X, 0.2)
+    )
 
     # Roll back to revision 2 (model v1, two replicas).
     assert api.post(f"{base}{pk}/rollback", {"revision": 2}, format="json").status_code == 202

@@ -8,24 +8,60 @@ from deployments.sizing import GpuOffer, cheapest_fit, kv_cache_bytes, size_repl
 
 # config.json of deepseek-ai/DeepSeek-R1-Distill-Qwen-7B (reference source D1)
 QWEN_7B = {
-    "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
-    "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 3584, "initializer_range": 0.02,
-    "intermediate_size": 18944, "max_position_embeddings": 131072, "max_window_layers": 28,
-    "model_type": "qwen2", "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4,
-    "rms_norm_eps": 1e-06, "rope_theta": 10000, "sliding_window": 4096, "tie_word_embeddings": False,
-    "torch_dtype": "bfloat16", "use_cache": True, "use_mrope": False, "use_sliding_window": False,
+    "architectures": ["Qwen2ForCausalLM"],
+    "attention_dropout": 0.0,
+    "bos_token_id": 151643,
+    "eos_token_id": 151643,
+    "hidden_act": "silu",
+    "hidden_size": 3584,
+    "initializer_range": 0.02,
+    "intermediate_size": 18944,
+    "max_position_embeddings": 131072,
+    "max_window_layers": 28,
+    "model_type": "qwen2",
+    "num_attention_heads": 28,
+    "num_hidden_layers": 28,
+    "num_key_value_heads": 4,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 10000,
+    "sliding_window": 4096,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
+    "use_mrope": False,
+    "use_sliding_window": False,
     "vocab_size": 152064,
 }
 # config.json of deepseek-ai/DeepSeek-R1-Distill-Llama-70B (reference source D1)
 LLAMA_70B = {
-    "architectures": ["LlamaForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
-    "bos_token_id": 128000, "eos_token_id": 128001, "hidden_act": "silu", "hidden_size": 8192,
-    "initializer_range": 0.02, "intermediate_size": 28672, "max_position_embeddings": 131072, "mlp_bias": False,
-    "model_type": "llama", "num_attention_heads": 64, "num_hidden_layers": 80, "num_key_value_heads": 8,
-    "pretraining_tp": 1, "rms_norm_eps": 1e-05,
-    "rope_scaling": {"factor": 8.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
-    "rope_theta": 500000.0, "tie_word_embeddings": False, "torch_dtype": "bfloat16", "use_cache": True,
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "attention_dropout": 0.0,
+    "bos_token_id": 128000,
+    "eos_token_id": 128001,
+    "hidden_act": "silu",
+    "hidden_size": 8192,
+    "initializer_range": 0.02,
+    "intermediate_size": 28672,
+    "max_position_embeddings": 131072,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 64,
+    "num_hidden_layers": 80,
+    "num_key_value_heads": 8,
+    "pretraining_tp": 1,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": {
+        "factor": 8.0,
+        "high_freq_factor": 4.0,
+        "low_freq_factor": 1.0,
+        "original_max_position_embeddings": 8192,
+        "rope_type": "llama3",
+    },
+    "rope_theta": 500000.0,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "use_cache": True,
     "vocab_size": 128256,
 }
 
@@ -75,21 +111,24 @@ def test_bf16_weights_are_two_bytes_a_parameter():
     assert weights == pytest.approx(14.0)
 
 
-@pytest.mark.parametrize("config,precision,total_gb,gpu,count,usd", [
-    # 64K resident tokens, as the reference's "smallest GPU set" table.
-    # Qwen-7B BF16: (15.231 + 57,344·65,536 B = 3.758 GB) · 1.1 = 20.89 GB → one L4 (24·0.9 = 21.6 GB), $0.805/h.
-    (QWEN_7B, "bf16", 20.89, "l4", 1, 0.805),
-    # Qwen-7B FP8: (7.616 + 3.758) · 1.1 = 12.51 GB; a T4 has room but no FP8 → one L4.
-    (QWEN_7B, "fp8", 12.51, "l4", 1, 0.805),
-    # Qwen-7B INT4: (7,615,616,512 · 0.5625 = 4.284 + 3.758) · 1.1 = 8.85 GB → one T4, $0.526/h.
-    (QWEN_7B, "int4", 8.85, "t4", 1, 0.526),
-    # Llama-70B BF16: (141.107 + 327,680·65,536 B = 21.475) · 1.1 = 178.84 GB. Fits: 8× L40S $14.89,
-    # 4× A100-80 (288 GB) $13.72, 2× H200 $26.80, 4× H100 $27.52 → 4× A100-80.
-    (LLAMA_70B, "bf16", 178.84, "a100-80", 4, 13.72),
-    # Llama-70B INT4: (39.686 + 21.475) · 1.1 = 67.28 GB. Fits: one A100-80 (72 GB) $3.43, one H100 $6.88,
-    # 2× L40S (86.4 GB) $3.722, 4× L4 (86.4 GB; 64 heads divide by 4) $3.22 → 4× L4.
-    (LLAMA_70B, "int4", 67.28, "l4", 4, 3.22),
-])
+@pytest.mark.parametrize(
+    "config,precision,total_gb,gpu,count,usd",
+    [
+        # 64K resident tokens, as the reference's "smallest GPU set" table.
+        # Qwen-7B BF16: (15.231 + 57,344·65,536 B = 3.758 GB) · 1.1 = 20.89 GB → one L4 (24·0.9 = 21.6 GB), $0.805/h.
+        (QWEN_7B, "bf16", 20.89, "l4", 1, 0.805),
+        # Qwen-7B FP8: (7.616 + 3.758) · 1.1 = 12.51 GB; a T4 has room but no FP8 → one L4.
+        (QWEN_7B, "fp8", 12.51, "l4", 1, 0.805),
+        # Qwen-7B INT4: (7,615,616,512 · 0.5625 = 4.284 + 3.758) · 1.1 = 8.85 GB → one T4, $0.526/h.
+        (QWEN_7B, "int4", 8.85, "t4", 1, 0.526),
+        # Llama-70B BF16: (141.107 + 327,680·65,536 B = 21.475) · 1.1 = 178.84 GB. Fits: 8× L40S $14.89,
+        # 4× A100-80 (288 GB) $13.72, 2× H200 $26.80, 4× H100 $27.52 → 4× A100-80.
+        (LLAMA_70B, "bf16", 178.84, "a100-80", 4, 13.72),
+        # Llama-70B INT4: (39.686 + 21.475) · 1.1 = 67.28 GB. Fits: one A100-80 (72 GB) $3.43, one H100 $6.88,
+        # 2× L40S (86.4 GB) $3.722, 4× L4 (86.4 GB; 64 heads divide by 4) $3.22 → 4× L4.
+        (LLAMA_70B, "int4", 67.28, "l4", 4, 3.22),
+    ],
+)
 def test_cheapest_gpu_that_fits(config, precision, total_gb, gpu, count, usd):
     rows = {r.precision: r for r in sizing_table(facts(config), OFFERS, context=65536, concurrency=1)}
     row = rows[precision]

@@ -48,17 +48,25 @@ def bulk_target(members):
 
 
 def test_only_unsettled_deployments_are_reconciled(team, members, bulk_target):
-    artifact = ModelArtifact.objects.create(team=team, name="m", version=1, format="onnx", status="ready",
-                                            inspection={"weight_bytes": 60})
-    settled, drifted = (deployment_create(team=team, actor=members["deployer"], name=n, target=bulk_target,
-                                          artifact=artifact) for n in ("settled", "drifted"))
+    artifact = ModelArtifact.objects.create(
+        team=team, name="m", version=1, format="onnx", status="ready", inspection={"weight_bytes": 60}
+    )
+    settled, drifted = (
+        deployment_create(team=team, actor=members["deployer"], name=n, target=bulk_target, artifact=artifact)
+        for n in ("settled", "drifted")
+    )
     for d in (settled, drifted):
         d = Deployment.objects.select_related("team", "target", "current_revision__artifact").get(pk=d.pk)
         template = build_spec(d).template_hash
-        BulkBackend.world[d.key] = Observed(exists=True, replicas=(
-            ReplicaState(id="r1", revision=1, url=f"http://pod-{d.name}", ready=True, template=template),))
-        Deployment.objects.filter(pk=d.pk).update(status="ready", observed_generation=d.generation,
-                                                  serving_urls=[f"http://pod-{d.name}"])
+        BulkBackend.world[d.key] = Observed(
+            exists=True,
+            replicas=(
+                ReplicaState(id="r1", revision=1, url=f"http://pod-{d.name}", ready=True, template=template),
+            ),
+        )
+        Deployment.objects.filter(pk=d.pk).update(
+            status="ready", observed_generation=d.generation, serving_urls=[f"http://pod-{d.name}"]
+        )
     # Someone deleted the drifted one's pods by hand.
     BulkBackend.world[drifted.key] = Observed(exists=False)
 

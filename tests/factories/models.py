@@ -25,7 +25,8 @@ def tiny_onnx_bytes(*, broken: bool = False, scale: float = 0.1) -> bytes:
     matmul = helper.make_node("MatMul", ["X", "W" if not broken else "missing"], ["XW"])
     add = helper.make_node("Add", ["XW", "B"], ["Y"])
     graph = helper.make_graph(
-        [matmul, add], "tiny",
+        [matmul, add],
+        "tiny",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["batch", 4])],
         [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", 3])],
         initializer=[w, b],
@@ -47,17 +48,31 @@ def tiny_llama_folder(path: Path) -> dict:
     vocab = {w: i for i, w in enumerate(words)}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>",
-                                        eos_token="</s>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
     tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
-    config = LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                         bos_token_id=1, eos_token_id=2)
+    config = LlamaConfig(
+        vocab_size=len(words),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = LlamaForCausalLM(config)
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
-    return {"parameters": sum(p.numel() for p in model.parameters()), "layers": 2, "kv_heads": 2, "head_dim": 4,
-            "context": 128}
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "layers": 2,
+        "kv_heads": 2,
+        "head_dim": 4,
+        "context": 128,
+    }
 
 
 def safetensors_bytes(tensors: dict[str, tuple[str, list[int]]], *, lie: int = 0) -> bytes:
@@ -90,6 +105,6 @@ def zip_of(entries: dict[str, bytes], *, symlink: str | None = None) -> bytes:
             zf.writestr(name, data)
         if symlink:
             info = zipfile.ZipInfo(symlink)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, "/etc/passwd")
     return buf.getvalue()

@@ -38,8 +38,9 @@ class Process:
         self.args, self.log = args, log
         full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
         self._log_file = open(log, "wb")
-        self.proc = subprocess.Popen([PYTHON, *args], cwd=REPO, env=full_env, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [PYTHON, *args], cwd=REPO, env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -76,9 +77,25 @@ class ModelServer(Process):
     def __init__(self, model: Path, fmt: str, name: str, log_dir: Path, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(["-m", "serving.server", "--model", str(model), "--format", fmt, "--name", name,
-                          "--host", "127.0.0.1", "--port", str(self.port), *extra],
-                         env=None, log=log_dir / f"server-{name}-{self.port}.log")
+        super().__init__(
+            [
+                "-m",
+                "serving.server",
+                "--model",
+                str(model),
+                "--format",
+                fmt,
+                "--name",
+                name,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *extra,
+            ],
+            env=None,
+            log=log_dir / f"server-{name}-{self.port}.log",
+        )
         self.wait_ready(self.url + "/v2/health/ready")
 
 
@@ -123,10 +140,22 @@ class FakeControlPlane:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
-    def issue(self, token: str, *, team: str, scopes=("read", "invoke"), token_id: int = 1,
-              expires_at: str | None = None) -> str:
-        self.tokens[token] = {"active": True, "token_id": token_id, "team": team, "scopes": list(scopes),
-                              "expires_at": expires_at}
+    def issue(
+        self,
+        token: str,
+        *,
+        team: str,
+        scopes=("read", "invoke"),
+        token_id: int = 1,
+        expires_at: str | None = None,
+    ) -> str:
+        self.tokens[token] = {
+            "active": True,
+            "token_id": token_id,
+            "team": team,
+            "scopes": list(scopes),
+            "expires_at": expires_at,
+        }
         return token
 
     def revoke(self, token: str) -> None:
@@ -204,7 +233,8 @@ def start_gateway(*, controlplane_url: str, secret: str, store_path: Path, log: 
 
 @pytest.fixture(scope="session")
 def gateway(controlplane, store, store_path, workdir):
-    process = start_gateway(controlplane_url=controlplane.url, secret=SECRET, store_path=store_path,
-                            log=workdir / "gateway.log")
+    process = start_gateway(
+        controlplane_url=controlplane.url, secret=SECRET, store_path=store_path, log=workdir / "gateway.log"
+    )
     yield process
     process.stop()

@@ -34,7 +34,9 @@ def test_onnx_python_snippet_posts_the_inspected_inputs(onnx_server, onnx_model)
 
 
 def test_causal_lm_snippets_curl_python_and_openai_sdk(llama_server):
-    artifact = SimpleNamespace(format="huggingface", name="llama", inspection={"architecture": "LlamaForCausalLM"})
+    artifact = SimpleNamespace(
+        format="huggingface", name="llama", inspection={"architecture": "LlamaForCausalLM"}
+    )
     snippets = {s.key: s for s in deployment_snippets(artifact=artifact, endpoint=llama_server.url)}
     assert set(snippets) == {"curl", "python", "openai"}
     reply = json.loads(_run(snippets["curl"], shell=True))

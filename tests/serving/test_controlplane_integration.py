@@ -24,10 +24,16 @@ BODY = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": X.
 def real_gateway(live_server, settings, tmp_path, onnx_server, team):
     store_path = tmp_path / "dataplane.sqlite3"
     store = SqliteStore(store_path)
-    store.set_document(ROUTES_KEY, {f"{team.slug}/tiny": {"replicas": [onnx_server.url], "scaled_to_zero": False,
-                                                          "revision": 1}})
-    process = start_gateway(controlplane_url=live_server.url, secret=settings.GATEWAY_SHARED_SECRET,
-                            store_path=store_path, log=tmp_path / "gateway.log")
+    store.set_document(
+        ROUTES_KEY,
+        {f"{team.slug}/tiny": {"replicas": [onnx_server.url], "scaled_to_zero": False, "revision": 1}},
+    )
+    process = start_gateway(
+        controlplane_url=live_server.url,
+        secret=settings.GATEWAY_SHARED_SECRET,
+        store_path=store_path,
+        log=tmp_path / "gateway.log",
+    )
     yield process
     process.stop()
     store.close()

@@ -47,7 +47,9 @@ def replicas(onnx_model, workdir):
 @pytest.fixture(scope="module")
 def routed(store, gateway, replicas, controlplane):
     """acme/tiny on both replicas, published and picked up by the gateway."""
-    publish(store, {"acme/tiny": {"replicas": [r.url for r in replicas], "scaled_to_zero": False, "revision": 1}})
+    publish(
+        store, {"acme/tiny": {"replicas": [r.url for r in replicas], "scaled_to_zero": False, "revision": 1}}
+    )
     controlplane.issue("acme-key", team="acme", token_id=11)
     controlplane.issue("beta-key", team="beta", token_id=21)
     controlplane.issue("acme-readonly", team="acme", scopes=("read",), token_id=12)
@@ -89,8 +91,11 @@ def test_authentication_and_authorization(routed, headers, status, code):
 
 def test_other_team_gets_the_same_404_as_a_missing_deployment(routed, gateway):
     theirs = httpx.post(routed, json=infer_body(), headers=auth("beta-key"))
-    missing = httpx.post(gateway.url + "/endpoints/beta/nothing/v2/models/tiny/infer", json=infer_body(),
-                         headers=auth("beta-key"))
+    missing = httpx.post(
+        gateway.url + "/endpoints/beta/nothing/v2/models/tiny/infer",
+        json=infer_body(),
+        headers=auth("beta-key"),
+    )
     assert theirs.status_code == missing.status_code == 404
     assert theirs.json()["error"]["code"] == missing.json()["error"]["code"]
 
@@ -105,7 +110,9 @@ def test_revoked_token_gets_401_within_5_seconds(routed, controlplane):
     assert httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 200
     controlplane.revoke(token)
     revoked_at = time.monotonic()
-    status = wait_for(lambda: httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 401, 5.0)
+    status = wait_for(
+        lambda: httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 401, 5.0
+    )
     assert status, f"still accepted {time.monotonic() - revoked_at:.1f} s after revocation"
 
 
@@ -137,8 +144,10 @@ def test_deployment_without_ready_replica_is_503(routed, gateway, store):
     table["acme/down"] = {"replicas": [], "scaled_to_zero": False, "revision": 2}
     publish(store, table)
     url = gateway.url + "/endpoints/acme/down/v2/models/tiny/infer"
-    response = wait_for(lambda: (r := httpx.post(url, json=infer_body(), headers=auth("acme-key"))).status_code
-                        == 503 and r, 2.0)
+    response = wait_for(
+        lambda: (r := httpx.post(url, json=infer_body(), headers=auth("acme-key"))).status_code == 503 and r,
+        2.0,
+    )
     assert response, "never answered 503"
     assert response.json()["error"]["code"] == "no_ready_replica"
     assert "acme/down" in response.json()["error"]["message"]
@@ -154,8 +163,11 @@ def test_scale_from_zero_wakes_and_holds_the_request(routed, gateway, store, con
         def later() -> None:  # the "replica" becomes ready a moment after the wake call
             time.sleep(0.5)
             current = store.get_document(ROUTES_KEY)[1]
-            current[f"{team}/{deployment}"] = {"replicas": [replicas[1].url], "scaled_to_zero": False,
-                                               "revision": 2}
+            current[f"{team}/{deployment}"] = {
+                "replicas": [replicas[1].url],
+                "scaled_to_zero": False,
+                "revision": 2,
+            }
             publish(store, current)
 
         threading.Thread(target=later, daemon=True).start()
@@ -218,10 +230,14 @@ def test_killed_replica_is_routed_around(routed, replicas, onnx_model, workdir, 
     table["acme/pair"] = {"replicas": [replicas[0].url, extra.url], "scaled_to_zero": False, "revision": 1}
     publish(store, table)
     url = gateway.url + "/endpoints/acme/pair/v2/models/tiny/infer"
-    assert wait_for(lambda: httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code == 200, 2)
+    assert wait_for(
+        lambda: httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code == 200, 2
+    )
     extra.kill()
     try:
-        statuses = [httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code for _ in range(20)]
+        statuses = [
+            httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code for _ in range(20)
+        ]
     finally:
         extra.stop()
     assert statuses == [200] * 20
@@ -239,10 +255,20 @@ def test_streaming_chat_through_gateway_and_token_metering(gateway, store, llama
     publish(store, table)
     controlplane.issue("chat-key", team="acme", token_id=31)
     url = gateway.url + "/endpoints/acme/chat/v1/chat/completions"
-    body = {"model": "llama", "messages": [{"role": "user", "content": "hello world"}], "max_tokens": 6,
-            "temperature": 0, "stream": True}
-    assert wait_for(lambda: httpx.get(gateway.url + "/endpoints/acme/chat/v1/models",
-                                      headers=auth("chat-key")).status_code == 200, 2)
+    body = {
+        "model": "llama",
+        "messages": [{"role": "user", "content": "hello world"}],
+        "max_tokens": 6,
+        "temperature": 0,
+        "stream": True,
+    }
+    assert wait_for(
+        lambda: (
+            httpx.get(gateway.url + "/endpoints/acme/chat/v1/models", headers=auth("chat-key")).status_code
+            == 200
+        ),
+        2,
+    )
     usage = None
     with httpx.stream("POST", url, json=body, headers=auth("chat-key"), timeout=30) as response:
         assert response.status_code == 200
@@ -267,11 +293,14 @@ def test_client_hanging_up_mid_stream_releases_everything(gateway, store, llama_
     base = gateway.url + "/endpoints/acme/chat2"
     assert wait_for(lambda: httpx.get(base + "/v1/models", headers=auth("chat2-key")).status_code == 200, 2)
     body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 200, "stream": True}
-    with httpx.stream("POST", base + "/v1/chat/completions", json=body, headers=auth("chat2-key"),
-                      timeout=30) as response:
+    with httpx.stream(
+        "POST", base + "/v1/chat/completions", json=body, headers=auth("chat2-key"), timeout=30
+    ) as response:
         assert response.status_code == 200
         next(response.iter_lines())  # the first event arrived; now hang up
-    in_flight_zero = wait_for(lambda: "gateway_requests_in_flight 0.0" in httpx.get(gateway.url + "/metrics").text, 5)
+    in_flight_zero = wait_for(
+        lambda: "gateway_requests_in_flight 0.0" in httpx.get(gateway.url + "/metrics").text, 5
+    )
     assert in_flight_zero
     idle = wait_for(lambda: "serving_queue_depth 0.0" in httpx.get(llama_server.url + "/metrics").text, 10)
     assert idle, "the replica kept generating for a client that had gone"

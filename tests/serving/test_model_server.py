@@ -14,13 +14,18 @@ from tests.serving.conftest import PYTHON, REPO, ModelServer, free_port
 
 
 def infer_body(x: np.ndarray, **extra) -> dict:
-    return {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
-            **extra}
+    return {
+        "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
+        **extra,
+    }
 
 
 def outputs_of(response: httpx.Response) -> dict[str, np.ndarray]:
     assert response.status_code == 200, response.text
-    return {o["name"]: np.asarray(o["data"], dtype=np.float32).reshape(o["shape"]) for o in response.json()["outputs"]}
+    return {
+        o["name"]: np.asarray(o["data"], dtype=np.float32).reshape(o["shape"])
+        for o in response.json()["outputs"]
+    }
 
 
 def test_health_and_metadata(onnx_server):
@@ -45,7 +50,9 @@ def test_infer_equals_direct_onnxruntime(onnx_server, onnx_model):
 
 def test_requested_outputs_only(onnx_server):
     x = np.ones((1, 4), dtype=np.float32)
-    response = httpx.post(onnx_server.url + "/v2/models/tiny/infer", json=infer_body(x, outputs=[{"name": "z"}]))
+    response = httpx.post(
+        onnx_server.url + "/v2/models/tiny/infer", json=infer_body(x, outputs=[{"name": "z"}])
+    )
     assert [o["name"] for o in response.json()["outputs"]] == ["z"]
 
 
@@ -59,16 +66,25 @@ def test_batched_results_equal_unbatched(onnx_server, onnx_model):
 
     def batch_count() -> float:
         text = httpx.get(onnx_server.url + "/metrics").text
-        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("serving_batch_size_count"))
+        return sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("serving_batch_size_count")
+        )
 
     def sum_rows() -> float:
         text = httpx.get(onnx_server.url + "/metrics").text
-        return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("serving_batch_size_sum"))
+        return sum(
+            float(line.split()[-1]) for line in text.splitlines() if line.startswith("serving_batch_size_sum")
+        )
 
     runs_before, rows_before = batch_count(), sum_rows()
     with httpx.Client(limits=httpx.Limits(max_connections=32)) as client, ThreadPoolExecutor(32) as pool:
-        responses = list(pool.map(lambda row: client.post(onnx_server.url + "/v2/models/tiny/infer",
-                                                          json=infer_body(row)), rows))
+        responses = list(
+            pool.map(
+                lambda row: client.post(onnx_server.url + "/v2/models/tiny/infer", json=infer_body(row)), rows
+            )
+        )
     for response, want in zip(responses, expected):
         np.testing.assert_allclose(outputs_of(response)["y"], want, rtol=1e-6, atol=1e-6)
     runs, batched_rows = batch_count() - runs_before, sum_rows() - rows_before
@@ -79,13 +95,25 @@ def test_batched_results_equal_unbatched(onnx_server, onnx_model):
 @pytest.mark.parametrize(
     ("tensor", "fragment"),
     [
-        ({"name": "q", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 0, 0]}, "input 'q' is not an input"),
-        ({"name": "x", "shape": [1, 4], "datatype": "INT64", "data": [0, 0, 0, 0]}, "input 'x' has datatype 'INT64'"),
+        (
+            {"name": "q", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 0, 0]},
+            "input 'q' is not an input",
+        ),
+        (
+            {"name": "x", "shape": [1, 4], "datatype": "INT64", "data": [0, 0, 0, 0]},
+            "input 'x' has datatype 'INT64'",
+        ),
         ({"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [0, 0, 0]}, "input 'x' has shape [1, 3]"),
         ({"name": "x", "shape": [4], "datatype": "FP32", "data": [0, 0, 0, 0]}, "input 'x' has shape [4]"),
         ({"name": "x", "shape": [2, 4], "datatype": "FP32", "data": [0, 0, 0, 0]}, "needs 8 values, got 4"),
-        ({"name": "x", "shape": [1, 4], "datatype": "FP32", "data": ["a", 0, 0, 0]}, "input 'x' has data that is not FP32"),
-        ({"name": "x", "shape": [1, 4], "datatype": "FP32", "data": "nope"}, "input 'x' needs 'data' as a list"),
+        (
+            {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": ["a", 0, 0, 0]},
+            "input 'x' has data that is not FP32",
+        ),
+        (
+            {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": "nope"},
+            "input 'x' needs 'data' as a list",
+        ),
     ],
 )
 def test_bad_tensors_get_400_naming_the_input(onnx_server, tensor, fragment):
@@ -121,8 +149,10 @@ def test_metrics_exposition(onnx_server):
 def test_health_answers_while_requests_are_in_flight(onnx_server):
     x = np.zeros((64, 4), dtype=np.float32)
     with httpx.Client(limits=httpx.Limits(max_connections=64)) as client, ThreadPoolExecutor(48) as pool:
-        futures = [pool.submit(client.post, onnx_server.url + "/v2/models/tiny/infer", json=infer_body(x))
-                   for _ in range(200)]
+        futures = [
+            pool.submit(client.post, onnx_server.url + "/v2/models/tiny/infer", json=infer_body(x))
+            for _ in range(200)
+        ]
         health = httpx.get(onnx_server.url + "/v2/health/ready", timeout=5)
         assert health.status_code == 200
         assert all(f.result().status_code == 200 for f in futures)
@@ -133,12 +163,27 @@ def test_exits_non_zero_when_the_model_cannot_load(tmp_path):
     broken.write_bytes(b"this is not an onnx model")
     for path in (broken, tmp_path / "missing.onnx"):
         result = subprocess.run(
-            [PYTHON, "-m", "serving.server", "--model", str(path), "--format", "onnx", "--name", "broken",
-             "--port", str(free_port())],
-            cwd=REPO, capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": ""},
+            [
+                PYTHON,
+                "-m",
+                "serving.server",
+                "--model",
+                str(path),
+                "--format",
+                "onnx",
+                "--name",
+                "broken",
+                "--port",
+                str(free_port()),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PYTHONPATH": str(REPO), "PATH": ""},
         )
         assert result.returncode != 0
-        assert f"error: cannot load onnx model 'broken'" in result.stderr
+        assert "error: cannot load onnx model 'broken'" in result.stderr
         assert str(path) in result.stderr
 
 

@@ -36,13 +36,17 @@ def test_models_list(llama_server):
 
 
 def test_chat_usage_matches_the_tokenizer(llama_server, tokenizer):
-    response = chat(llama_server, model="llama", max_tokens=7, temperature=0, logit_bias=no_special(tokenizer))
+    response = chat(
+        llama_server, model="llama", max_tokens=7, temperature=0, logit_bias=no_special(tokenizer)
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     prompt = tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
     text = body["choices"][0]["message"]["content"]
     assert body["usage"]["prompt_tokens"] == len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    assert body["usage"]["completion_tokens"] == len(tokenizer(text, add_special_tokens=False)["input_ids"]) == 7
+    assert (
+        body["usage"]["completion_tokens"] == len(tokenizer(text, add_special_tokens=False)["input_ids"]) == 7
+    )
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + 7
     assert body["choices"][0]["finish_reason"] == "length"
     assert body["object"] == "chat.completion"
@@ -51,9 +55,12 @@ def test_chat_usage_matches_the_tokenizer(llama_server, tokenizer):
 def test_chat_stream_is_well_formed_sse_ending_in_done(llama_server, tokenizer):
     params = {"max_tokens": 6, "temperature": 0, "logit_bias": no_special(tokenizer)}
     whole = chat(llama_server, **params).json()
-    with httpx.stream("POST", llama_server.url + "/v1/chat/completions", timeout=60,
-                      json={"messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True},
-                            **params}) as response:
+    with httpx.stream(
+        "POST",
+        llama_server.url + "/v1/chat/completions",
+        timeout=60,
+        json={"messages": MESSAGES, "stream": True, "stream_options": {"include_usage": True}, **params},
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         raw = response.read().decode()
@@ -82,10 +89,16 @@ def test_stop_string_ends_generation(llama_server, tokenizer):
 
 
 def test_completions_and_sampling(llama_server):
-    response = httpx.post(llama_server.url + "/v1/completions", timeout=60,
-                          json={"prompt": "the cat", "max_tokens": 4, "temperature": 0.8, "top_p": 0.9, "seed": 5})
-    again = httpx.post(llama_server.url + "/v1/completions", timeout=60,
-                       json={"prompt": "the cat", "max_tokens": 4, "temperature": 0.8, "top_p": 0.9, "seed": 5})
+    response = httpx.post(
+        llama_server.url + "/v1/completions",
+        timeout=60,
+        json={"prompt": "the cat", "max_tokens": 4, "temperature": 0.8, "top_p": 0.9, "seed": 5},
+    )
+    again = httpx.post(
+        llama_server.url + "/v1/completions",
+        timeout=60,
+        json={"prompt": "the cat", "max_tokens": 4, "temperature": 0.8, "top_p": 0.9, "seed": 5},
+    )
     assert response.status_code == 200
     assert response.json()["choices"][0]["text"] == again.json()["choices"][0]["text"]
     assert response.json()["usage"]["prompt_tokens"] == 2
@@ -129,8 +142,15 @@ def test_token_metrics(llama_server):
 async def _serve_in_process(path, name: str):
     """Load a model into an app in this process and return an ASGI client for it."""
     registry = CollectorRegistry()
-    host = ModelHost(name=name, fmt="huggingface", path=str(path), max_batch_size=1, batch_window_ms=0,
-                     settings=server_settings(), registry=registry)
+    host = ModelHost(
+        name=name,
+        fmt="huggingface",
+        path=str(path),
+        max_batch_size=1,
+        batch_window_ms=0,
+        settings=server_settings(),
+        registry=registry,
+    )
     app = build_app(host, registry)
     host._loaded(await asyncio.to_thread(host.load_model))
     return host, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://server")
@@ -141,7 +161,9 @@ async def test_embeddings(workdir):
     directory = build_bert(workdir / "bert")
     host, client = await _serve_in_process(directory, "enc")
     async with client:
-        response = await client.post("/v1/embeddings", json={"input": ["hello world", "the cat"], "model": "enc"})
+        response = await client.post(
+            "/v1/embeddings", json={"input": ["hello world", "the cat"], "model": "enc"}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert [d["index"] for d in body["data"]] == [0, 1]

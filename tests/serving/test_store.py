@@ -79,8 +79,10 @@ def test_open_store_picks_the_backend(tmp_path, monkeypatch):
 def test_sqlite_counters_are_safe_across_processes(tmp_path):
     path = tmp_path / "shared.sqlite3"
     SqliteStore(path).close()
-    script = ("import sys; from serving.store import SqliteStore; s = SqliteStore(sys.argv[1])\n"
-              "for _ in range(300): s.incr_many('meter:a/b', {'requests': 1, 'bytes_in': 2})\n")
+    script = (
+        "import sys; from serving.store import SqliteStore; s = SqliteStore(sys.argv[1])\n"
+        "for _ in range(300): s.incr_many('meter:a/b', {'requests': 1, 'bytes_in': 2})\n"
+    )
     procs = [subprocess.Popen([PYTHON, "-c", script, str(path)], cwd=REPO) for _ in range(3)]
     assert [p.wait(60) for p in procs] == [0, 0, 0]
     assert SqliteStore(path).pop_counters("meter:a/b") == {"requests": 900, "bytes_in": 1800}

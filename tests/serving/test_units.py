@@ -24,9 +24,14 @@ def request(**tensors) -> dict:
 
 
 def test_v2_parses_typed_tensors():
-    parsed = parse_infer_request(request(ids={"shape": [2, 3], "datatype": "INT32", "data": [[1, 2, 3], [4, 5, 6]]},
-                                         flag={"shape": [2], "datatype": "BOOL", "data": [True, False]}),
-                                 INPUTS, OUTPUTS)
+    parsed = parse_infer_request(
+        request(
+            ids={"shape": [2, 3], "datatype": "INT32", "data": [[1, 2, 3], [4, 5, 6]]},
+            flag={"shape": [2], "datatype": "BOOL", "data": [True, False]},
+        ),
+        INPUTS,
+        OUTPUTS,
+    )
     assert parsed.inputs["ids"].dtype == np.int32 and parsed.inputs["ids"].shape == (2, 3)
     assert parsed.inputs["flag"].tolist() == [True, False]
 
@@ -42,18 +47,29 @@ def test_v2_parses_typed_tensors():
 )
 def test_v2_rejects_with_the_input_named(ids, fragment):
     with pytest.raises(ApiError) as caught:
-        parse_infer_request(request(ids=ids, flag={"shape": [1], "datatype": "BOOL", "data": [True]}),
-                            INPUTS, OUTPUTS)
+        parse_infer_request(
+            request(ids=ids, flag={"shape": [1], "datatype": "BOOL", "data": [True]}), INPUTS, OUTPUTS
+        )
     assert caught.value.status == 400 and caught.value.field == "ids" and fragment in caught.value.message
 
 
 def test_v2_missing_input_and_unknown_output():
     with pytest.raises(ApiError, match="input 'flag' is missing"):
-        parse_infer_request(request(ids={"shape": [1, 3], "datatype": "INT32", "data": [1, 2, 3]}), INPUTS, OUTPUTS)
+        parse_infer_request(
+            request(ids={"shape": [1, 3], "datatype": "INT32", "data": [1, 2, 3]}), INPUTS, OUTPUTS
+        )
     with pytest.raises(ApiError, match="output 'nope'"):
-        parse_infer_request({**request(ids={"shape": [1, 3], "datatype": "INT32", "data": [1, 2, 3]},
-                                       flag={"shape": [1], "datatype": "BOOL", "data": [True]}),
-                             "outputs": [{"name": "nope"}]}, INPUTS, OUTPUTS)
+        parse_infer_request(
+            {
+                **request(
+                    ids={"shape": [1, 3], "datatype": "INT32", "data": [1, 2, 3]},
+                    flag={"shape": [1], "datatype": "BOOL", "data": [True]},
+                ),
+                "outputs": [{"name": "nope"}],
+            },
+            INPUTS,
+            OUTPUTS,
+        )
 
 
 @pytest.mark.asyncio
@@ -92,8 +108,15 @@ async def test_batcher_keeps_different_shapes_apart():
 
 
 def test_introspection_answers():
-    info = parse_introspection({"active": True, "token_id": 3, "team": "acme", "scopes": ["invoke"],
-                                "expires_at": "2099-01-01T00:00:00+00:00"})
+    info = parse_introspection(
+        {
+            "active": True,
+            "token_id": 3,
+            "team": "acme",
+            "scopes": ["invoke"],
+            "expires_at": "2099-01-01T00:00:00+00:00",
+        }
+    )
     authorize(info, "acme", "chat")
     assert not parse_introspection({"active": False}).active
     assert not parse_introspection({"active": True}).active  # malformed: no team
@@ -103,12 +126,14 @@ def test_introspection_answers():
 
 
 def test_usage_sniffer_reads_sse_across_chunk_boundaries():
-    stream = (b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
-              b'data: {"choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\n'
-              b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\ndata: [DONE]\n\n')
+    stream = (
+        b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+        b'data: {"choices":[{"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}}\n\n'
+        b'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\ndata: [DONE]\n\n'
+    )
     sniffer = UsageSniffer("text/event-stream; charset=utf-8")
     for i in range(0, len(stream), 7):
-        sniffer.feed(stream[i:i + 7])
+        sniffer.feed(stream[i : i + 7])
     assert sniffer.finish() == (5, 3)  # the last usage wins, never the sum
     json_sniffer = UsageSniffer("application/json")
     json_sniffer.feed(b'{"usage": {"prompt_tokens": 4, "completion_tokens": 9}}')
@@ -129,7 +154,11 @@ def test_meter_histogram_is_cumulative():
     asyncio.run(meter.flush())
     fields = store.data["meter:a/b"]
     assert fields["errors"] == 1 and fields["status_5xx"] == 1
-    assert "latency_ms_le_25" not in fields and fields["latency_ms_le_50"] == 1 and fields["latency_ms_le_60000"] == 1
+    assert (
+        "latency_ms_le_25" not in fields
+        and fields["latency_ms_le_50"] == 1
+        and fields["latency_ms_le_60000"] == 1
+    )
     assert store.data["meter:a/b:token:1"] == fields
 
 

@@ -31,7 +31,9 @@ def test_member_without_the_role_gets_403(client, team, members):
     client.force_login(members["viewer"])
     assert client.get(f"/teams/{team.slug}/audit/").status_code == 403
     assert client.get(f"/teams/{team.slug}/settings/").status_code == 403
-    assert client.post(f"/teams/{team.slug}/members/", {"user": "finance", "role": "owner"}).status_code == 403
+    assert (
+        client.post(f"/teams/{team.slug}/members/", {"user": "finance", "role": "owner"}).status_code == 403
+    )
 
 
 def test_create_team_form_names_the_bad_field_and_leaves_nothing(client, members):
@@ -47,8 +49,9 @@ def test_create_team_form_names_the_bad_field_and_leaves_nothing(client, members
 def test_role_change_by_htmx_returns_the_row(client, team, members):
     client.force_login(members["owner"])
     viewer = Membership.objects.get(team=team, user=members["viewer"])
-    response = client.post(f"/teams/{team.slug}/members/{viewer.pk}/role/", {"role": "deployer"},
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        f"/teams/{team.slug}/members/{viewer.pk}/role/", {"role": "deployer"}, HTTP_HX_REQUEST="true"
+    )
     body = response.content.decode()
     assert body.lstrip().startswith(f'<tr id="member-{viewer.pk}">')
     assert '<option value="deployer" selected>' in body
@@ -59,8 +62,12 @@ def test_role_change_by_htmx_returns_the_row(client, team, members):
 def test_audit_page_filters_and_exports_csv(client, team, members):
     for action in ["token.create", "token.revoke", "member.add"]:
         audit_record(actor=members["owner"], action=action, resource_type="x", team=team)
-    audit_record(actor=members["outsider"], action="token.create", resource_type="x",
-                 team=members["outsider"].memberships.get().team)
+    audit_record(
+        actor=members["outsider"],
+        action="token.create",
+        resource_type="x",
+        team=members["outsider"].memberships.get().team,
+    )
     client.force_login(members["admin"])
 
     partial = client.get(f"/teams/{team.slug}/audit/?action=token.", HTTP_HX_REQUEST="true").content.decode()
@@ -85,6 +92,6 @@ def test_home_shows_an_empty_state_then_the_last_team(client, members, team):
 
 def test_static_htmx_is_served_locally(client, members):
     client.force_login(members["viewer"])
-    page = client.get(f"/teams/alpha/").content.decode()
+    page = client.get("/teams/alpha/").content.decode()
     assert '<script src="/static/vendor/htmx.min.js"' in page
     assert "https://" not in page.split("<body")[0]  # nothing loaded from a CDN

@@ -21,14 +21,25 @@ def test_a_real_worker_runs_the_purge_through_redis(celery_worker_process):
     for i in range(3):
         audit_record(actor=None, action=f"test.old{i}", resource_type="thing")
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE tenancy_auditevent SET created_at = %s", [timezone.now() - timedelta(days=365)])
+        cursor.execute(
+            "UPDATE tenancy_auditevent SET created_at = %s", [timezone.now() - timedelta(days=365)]
+        )
     audit_record(actor=None, action="test.recent", resource_type="thing")
 
     audit_purge_task.delay()
 
     purge = wait_until(lambda: AuditEvent.objects.filter(action="audit.purge").first(), timeout=90)
-    output = "" if purge else celery_worker_process.stdout.read() if celery_worker_process.poll() is not None else ""
+    output = (
+        ""
+        if purge
+        else celery_worker_process.stdout.read()
+        if celery_worker_process.poll() is not None
+        else ""
+    )
     assert purge is not None, f"the worker never ran the task. {output}"
     assert purge.parameters["deleted"] == 3
-    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == ["test.recent", "audit.purge"]
+    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+        "test.recent",
+        "audit.purge",
+    ]
     assert audit_verify()[1] == []

@@ -4,8 +4,10 @@ from billing.services import catalog_seed
 
 
 class Command(BaseCommand):
-    help = ("Load the reference GPU and price catalog (billing/seed.py), adding only what is missing. "
-            "Safe to run at every start: admins' prices and edits are kept.")
+    help = (
+        "Load the reference GPU and price catalog (billing/seed.py), adding only what is missing. "
+        "Safe to run at every start: admins' prices and edits are kept."
+    )
 
     def handle(self, *args, **options):
         added = catalog_seed(actor=None)

@@ -34,8 +34,16 @@ class ApiTokenOutput(serializers.ModelSerializer):
     class Meta:
         model = ApiToken
         fields = [
-            "id", "name", "prefix", "owner", "scopes", "state",
-            "expires_at", "last_used_at", "revoked_at", "created_at",
+            "id",
+            "name",
+            "prefix",
+            "owner",
+            "scopes",
+            "state",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "created_at",
         ]
 
 
@@ -53,6 +61,19 @@ class AuditEventOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "seq", "created_at", "actor_id", "actor_label", "token_id", "team_slug", "resource_type",
-            "resource_id", "action", "parameters", "result", "error", "client_address", "request_id", "hash",
+            "seq",
+            "created_at",
+            "actor_id",
+            "actor_label",
+            "token_id",
+            "team_slug",
+            "resource_type",
+            "resource_id",
+            "action",
+            "parameters",
+            "result",
+            "error",
+            "client_address",
+            "request_id",
+            "hash",
         ]

@@ -96,12 +96,16 @@ class TeamsApi(APIView):
     @extend_schema(request=InputSerializer, responses={201: TeamOutput})
     def post(self, request):
         if isinstance(request.auth, ApiToken):
-            raise PermissionDenied("API tokens are bound to one team; create teams signed in or in the console.")
+            raise PermissionDenied(
+                "API tokens are bound to one team; create teams signed in or in the console."
+            )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         team = team_create(actor=request.user, **data.validated_data)
         team.member_count = 1
-        return Response(TeamOutput(team, context={"roles": {team.pk: Role.OWNER}}).data, status=status.HTTP_201_CREATED)
+        return Response(
+            TeamOutput(team, context={"roles": {team.pk: Role.OWNER}}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class TeamDetailApi(TeamScopedApiMixin, APIView):
@@ -152,14 +156,18 @@ class MembersApi(TeamScopedApiMixin, APIView):
     @extend_schema(responses=MembershipOutput(many=True), parameters=filter_parameters(MembershipFilter))
     def get(self, request, slug):
         team = self.get_team(slug)
-        return paginate(self, filtered(MembershipFilter, request, membership_list(team=team)), MembershipOutput)
+        return paginate(
+            self, filtered(MembershipFilter, request, membership_list(team=team)), MembershipOutput
+        )
 
     @extend_schema(request=InputSerializer, responses={201: MembershipOutput})
     def post(self, request, slug):
         team = self.get_team(slug)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = membership_add(team=team, actor=request.user, actor_role=self.role, **data.validated_data)
+        membership = membership_add(
+            team=team, actor=request.user, actor_role=self.role, **data.validated_data
+        )
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -202,7 +210,9 @@ class TokensApi(TeamScopedApiMixin, APIView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         scopes = serializers.ListField(
-            child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False, help_text="read, write, invoke, finance"
+            child=serializers.ChoiceField(choices=Scope.choices),
+            allow_empty=False,
+            help_text="read, write, invoke, finance",
         )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -219,7 +229,8 @@ class TokensApi(TeamScopedApiMixin, APIView):
         data.is_valid(raise_exception=True)
         token, plaintext = api_token_create(team=team, actor=request.user, **data.validated_data)
         return Response(
-            ApiTokenCreatedOutput(token, context={"plaintext": plaintext}).data, status=status.HTTP_201_CREATED
+            ApiTokenCreatedOutput(token, context={"plaintext": plaintext}).data,
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -240,7 +251,9 @@ class TokenDetailApi(TeamScopedApiMixin, APIView):
 
     @extend_schema(responses=ApiTokenOutput)
     def delete(self, request, slug, pk):
-        return Response(ApiTokenOutput(api_token_revoke(token=self._token(slug, pk), actor=request.user)).data)
+        return Response(
+            ApiTokenOutput(api_token_revoke(token=self._token(slug, pk), actor=request.user)).data
+        )
 
 
 class TeamAuditEventsApi(TeamScopedApiMixin, APIView):

@@ -16,13 +16,18 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     cost_centre = models.CharField(max_length=50, blank=True)
     monthly_budget = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)],
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
         help_text="USD per calendar month; empty means no budget.",
     )
     gpu_quota = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='GPUs of each type the team may hold at its deployments\' max replicas, e.g. {"h100": 8}. '
-                  "A type not listed is not limited.",
+        "A type not listed is not limited.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")

@@ -20,7 +20,9 @@ from controlplane.tenancy.models import AuditChain, AuditEvent, AuditResult
 
 logger = logging.getLogger(__name__)
 
-_SENSITIVE_KEY = re.compile(r"pass(word)?|secret|token|credential|kubeconfig|private|api_?key|authorization", re.I)
+_SENSITIVE_KEY = re.compile(
+    r"pass(word)?|secret|token|credential|kubeconfig|private|api_?key|authorization", re.I
+)
 _SAFE_SUFFIXES = ("_id", "_prefix", "_name", "_count")
 MASK = "***"
 
@@ -29,7 +31,9 @@ def mask_secrets(value):
     """Parameters as they go into the log: values under secret-looking keys become ***."""
     if isinstance(value, dict):
         return {
-            k: MASK if _SENSITIVE_KEY.search(str(k)) and not str(k).endswith(_SAFE_SUFFIXES) else mask_secrets(v)
+            k: MASK
+            if _SENSITIVE_KEY.search(str(k)) and not str(k).endswith(_SAFE_SUFFIXES)
+            else mask_secrets(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -133,7 +137,9 @@ def audit_record_failed_request(*, request, view, error: dict) -> None:
     if user is None or not user.is_authenticated:
         logger.info("tenancy.audit.anonymous_refused", extra={"path": request.path})
         return
-    action = getattr(view, "audit_actions", {}).get(request.method, f"{request.method.lower()} {request.path}")
+    action = getattr(view, "audit_actions", {}).get(
+        request.method, f"{request.method.lower()} {request.path}"
+    )
     parameters = {}
     if getattr(view, "audit_request_body", True):  # raw file bodies are bytes, not parameters
         try:
@@ -168,18 +174,34 @@ def audit_verify() -> tuple[int, list[ChainProblem]]:
     for event in AuditEvent.objects.filter(seq__gt=chain.purged_through_seq).order_by("seq").iterator(2000):
         checked += 1
         if event.seq != expected_seq:
-            missing = f"#{expected_seq}" if event.seq == expected_seq + 1 else f"#{expected_seq} to #{event.seq - 1}"
-            problems.append(ChainProblem(expected_seq, f"row {missing} deleted (sequence jumps to #{event.seq})"))
+            missing = (
+                f"#{expected_seq}"
+                if event.seq == expected_seq + 1
+                else f"#{expected_seq} to #{event.seq - 1}"
+            )
+            problems.append(
+                ChainProblem(expected_seq, f"row {missing} deleted (sequence jumps to #{event.seq})")
+            )
         elif event.prev_hash != expected_prev:
-            problems.append(ChainProblem(event.seq, f"row #{event.seq} does not link to row #{event.seq - 1}"))
+            problems.append(
+                ChainProblem(event.seq, f"row #{event.seq} does not link to row #{event.seq - 1}")
+            )
         if audit_event_digest(event) != event.hash:
-            problems.append(ChainProblem(event.seq, f"row #{event.seq} edited (its content no longer matches its hash)"))
+            problems.append(
+                ChainProblem(event.seq, f"row #{event.seq} edited (its content no longer matches its hash)")
+            )
         expected_seq, expected_prev = event.seq + 1, event.hash
     if expected_seq <= chain.head_seq:
-        missing = f"#{expected_seq}" if expected_seq == chain.head_seq else f"#{expected_seq} to #{chain.head_seq}"
-        problems.append(ChainProblem(expected_seq, f"row {missing} deleted (the chain's head is #{chain.head_seq})"))
+        missing = (
+            f"#{expected_seq}" if expected_seq == chain.head_seq else f"#{expected_seq} to #{chain.head_seq}"
+        )
+        problems.append(
+            ChainProblem(expected_seq, f"row {missing} deleted (the chain's head is #{chain.head_seq})")
+        )
     elif expected_prev != chain.head_hash:
-        problems.append(ChainProblem(expected_seq - 1, f"row #{expected_seq - 1} does not match the chain's head"))
+        problems.append(
+            ChainProblem(expected_seq - 1, f"row #{expected_seq - 1} does not match the chain's head")
+        )
     return checked, problems
 
 

@@ -16,7 +16,9 @@ def _check_role(role: str, *, actor_role: str | None) -> None:
             f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.", extra={"field": "role"}
         )
     if role == Role.OWNER and not role_allows(actor_role, Action.MEMBER_GRANT_OWNER):
-        raise ApplicationError("Only an owner can make another owner.", extra={"field": "role"}, code="forbidden")
+        raise ApplicationError(
+            "Only an owner can make another owner.", extra={"field": "role"}, code="forbidden"
+        )
 
 
 def _ensure_another_owner(membership: Membership) -> None:
@@ -53,7 +55,9 @@ def membership_add(*, team: Team, actor, actor_role: str | None, user: str, role
 def membership_change_role(*, membership: Membership, actor, actor_role: str | None, role: str) -> Membership:
     _check_role(role, actor_role=actor_role)
     if membership.role == Role.OWNER and not role_allows(actor_role, Action.MEMBER_GRANT_OWNER):
-        raise ApplicationError("Only an owner can change an owner's role.", extra={"field": "role"}, code="forbidden")
+        raise ApplicationError(
+            "Only an owner can change an owner's role.", extra={"field": "role"}, code="forbidden"
+        )
     before = membership.role
     if role != Role.OWNER:
         _ensure_another_owner(membership)
@@ -74,7 +78,9 @@ def membership_change_role(*, membership: Membership, actor, actor_role: str | N
 def membership_remove(*, membership: Membership, actor, actor_role: str | None) -> None:
     """Remove a member and revoke their tokens for this team in the same step."""
     if membership.role == Role.OWNER and not role_allows(actor_role, Action.MEMBER_GRANT_OWNER):
-        raise ApplicationError("Only an owner can remove an owner.", extra={"field": "role"}, code="forbidden")
+        raise ApplicationError(
+            "Only an owner can remove an owner.", extra={"field": "role"}, code="forbidden"
+        )
     _ensure_another_owner(membership)
     revoked = ApiToken.objects.filter(
         team=membership.team, user=membership.user, revoked_at__isnull=True
@@ -85,6 +91,10 @@ def membership_remove(*, membership: Membership, actor, actor_role: str | None) 
         resource_type="membership",
         resource_id=membership.pk,
         team=membership.team,
-        parameters={"user": membership.user.get_username(), "role": membership.role, "tokens_revoked": revoked},
+        parameters={
+            "user": membership.user.get_username(),
+            "role": membership.role,
+            "tokens_revoked": revoked,
+        },
     )
     membership.delete()

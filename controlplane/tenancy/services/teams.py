@@ -50,7 +50,12 @@ def team_create(
         resource_type="team",
         resource_id=team.pk,
         team=team,
-        parameters={"slug": slug, "name": team.name, "cost_centre": team.cost_centre, "monthly_budget": monthly_budget},
+        parameters={
+            "slug": slug,
+            "name": team.name,
+            "cost_centre": team.cost_centre,
+            "monthly_budget": monthly_budget,
+        },
     )
     return team
 

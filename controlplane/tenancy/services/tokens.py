@@ -31,8 +31,13 @@ def api_token_create(
     raw, prefix = token_generate()
     ordered = [s for s in Scope.values if s in scopes]
     token = ApiToken.objects.create(
-        team=team, user=actor, name=name.strip(), prefix=prefix, token_hash=token_hash(raw),
-        scopes=ordered, expires_at=expires_at,
+        team=team,
+        user=actor,
+        name=name.strip(),
+        prefix=prefix,
+        token_hash=token_hash(raw),
+        scopes=ordered,
+        expires_at=expires_at,
     )
     audit_record(
         actor=actor,

@@ -30,12 +30,20 @@ def totals(response):
 
 
 def test_finance_of_any_team_sees_every_team(api_client, day):
-    accountant = MembershipFactory(team=day["gamma"], user=UserFactory(username="acc"), role=Role.FINANCE).user
+    accountant = MembershipFactory(
+        team=day["gamma"], user=UserFactory(username="acc"), role=Role.FINANCE
+    ).user
     assert totals(get(api_client, accountant)) == {"alpha": 72.75, "gamma": 107.00}
-    assert totals(get(api_client, accountant, aggregate="deployment")) == {"alpha/chat": 72.75, "gamma/vision": 107.00}
+    assert totals(get(api_client, accountant, aggregate="deployment")) == {
+        "alpha/chat": 72.75,
+        "gamma/vision": 107.00,
+    }
     assert totals(get(api_client, accountant, aggregate="cost_centre")) == {"CC-100": 72.75, "CC-200": 107.00}
     assert totals(get(api_client, accountant, aggregate="category")) == {
-        "amortised_hardware": 56.17, "gpu_compute": 72.75, "idle_capacity": 50.83}
+        "amortised_hardware": 56.17,
+        "gpu_compute": 72.75,
+        "idle_capacity": 50.83,
+    }
     body = get(api_client, accountant).json()["data"][0]["gamma"]
     assert (round(body["gpuCost"], 2), round(body["sharedCost"], 2)) == (56.17, 50.83)
     assert round(body["gpuHours"], 4) == round(48 + 8 / 3, 4)
@@ -56,7 +64,9 @@ def test_platform_idle_is_shown_to_finance(api_client, day, settings):
 
 def test_tokens_need_the_finance_scope_and_see_their_team(api_client, day, make_token):
     owner = MembershipFactory(team=day["alpha"], user=UserFactory(username="own"), role=Role.OWNER).user
-    (read_only, _), (finance, _) = (make_token(owner, day["alpha"], scopes=(s,)) for s in (Scope.READ, Scope.FINANCE))
+    (read_only, _), (finance, _) = (
+        make_token(owner, day["alpha"], scopes=(s,)) for s in (Scope.READ, Scope.FINANCE)
+    )
     for token, expected in ((read_only, 403), (finance, 200)):
         api_client.force_authenticate(owner, token=token)
         response = api_client.get("/api/v1/allocation", {"window": WINDOW})
@@ -64,7 +74,9 @@ def test_tokens_need_the_finance_scope_and_see_their_team(api_client, day, make_
     assert totals(response) == {"alpha": 72.75}
 
 
-@pytest.mark.parametrize("params, field", [({"window": "forever"}, "window"), ({"aggregate": "planet"}, "aggregate")])
+@pytest.mark.parametrize(
+    "params, field", [({"window": "forever"}, "window"), ({"aggregate": "planet"}, "aggregate")]
+)
 def test_bad_input_names_the_field(api_client, day, params, field):
     response = get(api_client, day["admin"], **params)
     assert response.status_code == 400

@@ -11,37 +11,93 @@ from controlplane.tenancy.models import AuditEvent, AuditResult
 
 PREFIX = "/api/v1/billing/"
 PROFILE = {
-    "slug": "rack-b", "name": "Rack B", "site": "dc2", "gpu_type": "g48", "gpus_per_server": 8,
-    "hardware_cost_usd": "90000", "amortisation_years": 4, "power_kw": "5.5", "usd_per_kwh": "0.12", "pue": "1.3",
-    "operations_usd_per_year": "9000", "expected_utilisation": "0.7", "source": "quote 2026-11",
+    "slug": "rack-b",
+    "name": "Rack B",
+    "site": "dc2",
+    "gpu_type": "g48",
+    "gpus_per_server": 8,
+    "hardware_cost_usd": "90000",
+    "amortisation_years": 4,
+    "power_kw": "5.5",
+    "usd_per_kwh": "0.12",
+    "pue": "1.3",
+    "operations_usd_per_year": "9000",
+    "expected_utilisation": "0.7",
+    "source": "quote 2026-11",
     "effective_from": "2026-11-01T00:00:00Z",
 }
 
 # (method, path) -> (good body, expected action, bad body)
 CASES = {
     ("post", "/api/v1/billing/gpu-types/"): (
-        {"slug": "g96", "name": "Test GPU 96GB", "memory_gb": "96", "bandwidth_gbps": "2000", "source_key": "S1",
-         "source": "datasheet"}, "gpu_type.create",
-        {"slug": "G 96", "name": "x", "memory_gb": "96", "bandwidth_gbps": "2000", "source_key": "S1", "source": "d"}),
-    ("patch", "/api/v1/billing/gpu-types/{slug}/"): ({"name": "Renamed GPU"}, "gpu_type.update", {"memory_gb": "-4"}),
+        {
+            "slug": "g96",
+            "name": "Test GPU 96GB",
+            "memory_gb": "96",
+            "bandwidth_gbps": "2000",
+            "source_key": "S1",
+            "source": "datasheet",
+        },
+        "gpu_type.create",
+        {
+            "slug": "G 96",
+            "name": "x",
+            "memory_gb": "96",
+            "bandwidth_gbps": "2000",
+            "source_key": "S1",
+            "source": "d",
+        },
+    ),
+    ("patch", "/api/v1/billing/gpu-types/{slug}/"): (
+        {"name": "Renamed GPU"},
+        "gpu_type.update",
+        {"memory_gb": "-4"},
+    ),
     ("post", "/api/v1/billing/items/"): (
-        {"provider": "azure", "region": "westeurope", "sku": "NC1", "kind": "instance", "gpu_type": "g48",
-         "gpu_count": 1}, "catalog_item.create",
-        {"provider": "aws", "region": "r1", "sku": "c1.xlarge", "kind": "instance", "gpu_type": "g48", "gpu_count": 1}),
+        {
+            "provider": "azure",
+            "region": "westeurope",
+            "sku": "NC1",
+            "kind": "instance",
+            "gpu_type": "g48",
+            "gpu_count": 1,
+        },
+        "catalog_item.create",
+        {
+            "provider": "aws",
+            "region": "r1",
+            "sku": "c1.xlarge",
+            "kind": "instance",
+            "gpu_type": "g48",
+            "gpu_count": 1,
+        },
+    ),
     ("post", "/api/v1/billing/items/{id}/prices/"): (
-        {"usd": "1.90", "effective_from": "2026-03-01T00:00:00Z", "source_key": "P1", "source": "page"}, "price.add",
-        {"usd": "1.90", "effective_from": "2025-12-01T00:00:00Z", "source_key": "P1", "source": "page"}),
-    ("post", "/api/v1/billing/onprem-profiles/"): (PROFILE, "onprem_profile.create", {**PROFILE, "pue": "0.5"}),
+        {"usd": "1.90", "effective_from": "2026-03-01T00:00:00Z", "source_key": "P1", "source": "page"},
+        "price.add",
+        {"usd": "1.90", "effective_from": "2025-12-01T00:00:00Z", "source_key": "P1", "source": "page"},
+    ),
+    ("post", "/api/v1/billing/onprem-profiles/"): (
+        PROFILE,
+        "onprem_profile.create",
+        {**PROFILE, "pue": "0.5"},
+    ),
     ("patch", "/api/v1/billing/onprem-profiles/{slug}/"): (
-        {"usd_per_kwh": "0.2", "effective_from": "2026-07-01T00:00:00Z"}, "onprem_profile.update",
-        {"usd_per_kwh": "0.2"}),
+        {"usd_per_kwh": "0.2", "effective_from": "2026-07-01T00:00:00Z"},
+        "onprem_profile.update",
+        {"usd_per_kwh": "0.2"},
+    ),
 }
 
 
 def _billing_mutations() -> set[tuple[str, str]]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return {(method, path) for path, operations in schema["paths"].items() for method in operations
-            if path.startswith(PREFIX) and method in {"post", "put", "patch", "delete"}}
+    return {
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if path.startswith(PREFIX) and method in {"post", "put", "patch", "delete"}
+    }
 
 
 def _url(path: str, catalog) -> str:
@@ -60,7 +116,9 @@ def test_success_writes_exactly_one_event(api_client, catalog, operation):
     api_client.force_authenticate(catalog["admin"])
     before = AuditEvent.objects.count()
 
-    response = getattr(api_client, method)(_url(path, catalog), body, format="json", HTTP_X_REQUEST_ID="req-bill-1")
+    response = getattr(api_client, method)(
+        _url(path, catalog), body, format="json", HTTP_X_REQUEST_ID="req-bill-1"
+    )
 
     assert response.status_code < 300, response.content
     events = list(AuditEvent.objects.order_by("seq")[before:])

@@ -20,8 +20,10 @@ def test_tco_api_returns_the_hand_computed_comparison(api_client, members, catal
     assert modes["managed_endpoint"]["monthly_usd"] == 10220.00
     assert modes["own_hardware"]["total_usd"] == 122048.00
     assert modes["own_hardware"]["cumulative_usd"][:2] == [81168.00, 82336.00]
-    assert [modes[m]["break_even_month"] for m in ("kubernetes_on_demand", "kubernetes_spot_mix",
-                                                   "managed_endpoint")] == [14, 21, 9]
+    assert [
+        modes[m]["break_even_month"]
+        for m in ("kubernetes_on_demand", "kubernetes_spot_mix", "managed_endpoint")
+    ] == [14, 21, 9]
     assert modes["serverless"]["feasible"] is False
     assert body["recommended"] == "own_hardware"
     assert body["sizing"] == {"weight_gb": 16.0, "memory_needed_gb": 21.6, "peak_requests_per_second": 2.0}
@@ -46,14 +48,17 @@ def test_tco_htmx_request_gets_the_panel_only(client, members, catalog):
     assert partial.startswith('<div id="tco-panel">')
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"horizon_years": 6}, "horizon_years"),
-    ({"latency_s": 2}, "tokens_per_request"),  # both tokens and latency
-    ({"params_billions": ""}, "params_billions"),  # neither model size nor GPU
-    ({"gpu_type": "no-such-gpu"}, "gpu_type"),
-    ({"onprem_profile": "nowhere"}, "onprem_profile"),
-    ({"traffic": "chaotic"}, "traffic"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"horizon_years": 6}, "horizon_years"),
+        ({"latency_s": 2}, "tokens_per_request"),  # both tokens and latency
+        ({"params_billions": ""}, "params_billions"),  # neither model size nor GPU
+        ({"gpu_type": "no-such-gpu"}, "gpu_type"),
+        ({"onprem_profile": "nowhere"}, "onprem_profile"),
+        ({"traffic": "chaotic"}, "traffic"),
+    ],
+)
 def test_tco_api_errors_name_the_field(api_client, members, catalog, params, field):
     api_client.force_authenticate(members["viewer"])
     response = api_client.get("/api/v1/billing/tco/", {**HAND_WORKLOAD, **params})
@@ -63,6 +68,8 @@ def test_tco_api_errors_name_the_field(api_client, members, catalog, params, fie
 
 def test_tco_console_form_shows_the_error_on_the_field(client, members, catalog):
     client.force_login(members["viewer"])
-    page = client.get("/costs/tco/", {**HAND_WORKLOAD, "params_billions": "", "gpu_type": ""}).content.decode()
+    page = client.get(
+        "/costs/tco/", {**HAND_WORKLOAD, "params_billions": "", "gpu_type": ""}
+    ).content.decode()
     assert 'data-field="params_billions"' in page
     assert "Give the model size in parameters or a GPU requirement." in page

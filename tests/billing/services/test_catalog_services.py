@@ -1,6 +1,6 @@
 """Services of the price catalog: seeding, on-premises working, the rules of a price."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from controlplane.tenancy.models import AuditEvent
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def test_seed_loads_the_reference_once_and_flags_unverified_rows(db):
@@ -50,8 +50,14 @@ def test_seed_loads_the_reference_once_and_flags_unverified_rows(db):
 def test_seed_keeps_an_admins_newer_price(platform_admin):
     catalog_seed(actor=None)
     g5 = CatalogItem.objects.get(provider="aws", sku="g5.xlarge")
-    price_add(actor=platform_admin, item=g5, usd=Decimal("0.95"), effective_from=utc(2026, 11, 1),
-              source_key="invoice", source="our AWS invoice")
+    price_add(
+        actor=platform_admin,
+        item=g5,
+        usd=Decimal("0.95"),
+        effective_from=utc(2026, 11, 1),
+        source_key="invoice",
+        source="our AWS invoice",
+    )
     assert catalog_seed(actor=None)["prices"] == 0
     assert price_at(g5, utc(2026, 11, 24)).usd == Decimal("0.95")
 
@@ -65,7 +71,9 @@ def test_onprem_profile_shows_its_working_and_reprices_from_a_date(catalog):
 
     # Electricity doubles from 1 July: energy becomes 2 × 8,760 × $0.20 × 1.5 = $5,256 a year,
     # $0.30 per GPU-hour; total (13,333.33 + 5,256 + 4,380) ÷ 17,520 = $1.311035.
-    onprem_profile_update(actor=admin, profile=profile, usd_per_kwh=Decimal("0.20"), effective_from=utc(2026, 7, 1))
+    onprem_profile_update(
+        actor=admin, profile=profile, usd_per_kwh=Decimal("0.20"), effective_from=utc(2026, 7, 1)
+    )
 
     assert price_at(profile.item, utc(2026, 6, 30)).usd == Decimal("1.161035")  # the past keeps its price
     assert price_at(profile.item, utc(2026, 7, 1)).usd == Decimal("1.311035")
@@ -84,28 +92,41 @@ def test_a_cost_change_needs_its_effective_date_and_a_rename_does_not(catalog):
     assert CatalogItem.objects.get(pk=profile.item_id).description == "Rack A"
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"expected_utilisation": Decimal(0)}, "expected_utilisation"),
-    ({"pue": Decimal("0.9")}, "pue"),
-    ({"amortisation_years": 0}, "amortisation_years"),
-    ({"gpu_type": None}, "gpu_type"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"expected_utilisation": Decimal(0)}, "expected_utilisation"),
+        ({"pue": Decimal("0.9")}, "pue"),
+        ({"amortisation_years": 0}, "amortisation_years"),
+        ({"gpu_type": None}, "gpu_type"),
+    ],
+)
 def test_onprem_profile_rules_name_the_field(catalog, changes, field):
     with pytest.raises(ApplicationError) as exc:
-        onprem_profile_update(actor=catalog["admin"], profile=catalog["profile"], effective_from=utc(2026, 9, 1),
-                              **changes)
+        onprem_profile_update(
+            actor=catalog["admin"], profile=catalog["profile"], effective_from=utc(2026, 9, 1), **changes
+        )
     assert exc.value.extra == {"field": field}
 
 
-@pytest.mark.parametrize("kwargs,field", [
-    ({"usd": Decimal("-1")}, "usd"),
-    ({"unit": "gb_month"}, "unit"),
-    ({"term": "reserved"}, "term"),
-    ({"source": "  "}, "source"),
-    ({"effective_from": datetime(2026, 3, 1)}, "effective_from"),  # no time zone
-])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"usd": Decimal("-1")}, "usd"),
+        ({"unit": "gb_month"}, "unit"),
+        ({"term": "reserved"}, "term"),
+        ({"source": "  "}, "source"),
+        ({"effective_from": datetime(2026, 3, 1)}, "effective_from"),  # no time zone
+    ],
+)
 def test_price_rules_name_the_field(catalog, kwargs, field):
-    args = {"usd": Decimal("1"), "effective_from": utc(2026, 3, 1), "source_key": "X", "source": "page", **kwargs}
+    args = {
+        "usd": Decimal("1"),
+        "effective_from": utc(2026, 3, 1),
+        "source_key": "X",
+        "source": "page",
+        **kwargs,
+    }
     with pytest.raises(ApplicationError) as exc:
         price_add(actor=catalog["admin"], item=catalog["items"]["small"], **args)
     assert exc.value.extra == {"field": field}
@@ -113,22 +134,38 @@ def test_price_rules_name_the_field(catalog, kwargs, field):
 
 def test_on_prem_prices_come_only_from_the_profile(catalog):
     with pytest.raises(ApplicationError) as exc:
-        price_add(actor=catalog["admin"], item=catalog["profile"].item, usd=Decimal(1), effective_from=utc(2026, 3, 1),
-                  source_key="X", source="page")
+        price_add(
+            actor=catalog["admin"],
+            item=catalog["profile"].item,
+            usd=Decimal(1),
+            effective_from=utc(2026, 3, 1),
+            source_key="X",
+            source="page",
+        )
     assert exc.value.extra == {"field": "item"}
 
 
-@pytest.mark.parametrize("kwargs,field", [
-    ({"kind": "instance", "gpu_type": None, "gpu_count": 1}, "gpu_type"),
-    ({"kind": "instance", "gpu_count": 0}, "gpu_count"),
-    ({"kind": "storage"}, "gpu_type"),
-    ({"kind": "onprem"}, "kind"),
-    ({"provider": "onprem"}, "provider"),
-    ({"sku": "c1.xlarge", "region": "r1"}, "sku"),  # already there
-])
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        ({"kind": "instance", "gpu_type": None, "gpu_count": 1}, "gpu_type"),
+        ({"kind": "instance", "gpu_count": 0}, "gpu_count"),
+        ({"kind": "storage"}, "gpu_type"),
+        ({"kind": "onprem"}, "kind"),
+        ({"provider": "onprem"}, "provider"),
+        ({"sku": "c1.xlarge", "region": "r1"}, "sku"),  # already there
+    ],
+)
 def test_catalog_item_rules_name_the_field(catalog, kwargs, field):
-    args = {"provider": "aws", "region": "r9", "sku": "new.xlarge", "kind": "instance", "gpu_type": catalog["gpu"],
-            "gpu_count": 1, **kwargs}
+    args = {
+        "provider": "aws",
+        "region": "r9",
+        "sku": "new.xlarge",
+        "kind": "instance",
+        "gpu_type": catalog["gpu"],
+        "gpu_count": 1,
+        **kwargs,
+    }
     with pytest.raises(ApplicationError) as exc:
         catalog_item_create(actor=catalog["admin"], **args)
     assert exc.value.extra == {"field": field}

@@ -36,10 +36,17 @@ def team_total(team, **filters) -> Decimal:
 
 
 def snapshot():
-    usage = sorted(UsageRecord.objects.values_list("deployment_id", "hour", "replica_seconds", "gpu_seconds",
-                                                   "requests", "tokens_out"))
-    costs = sorted(CostEntry.objects.values_list("hour", "team_id", "deployment_id", "category", "price_id",
-                                                 "quantity", "usd"), key=str)
+    usage = sorted(
+        UsageRecord.objects.values_list(
+            "deployment_id", "hour", "replica_seconds", "gpu_seconds", "requests", "tokens_out"
+        )
+    )
+    costs = sorted(
+        CostEntry.objects.values_list(
+            "hour", "team_id", "deployment_id", "category", "price_id", "quantity", "usd"
+        ),
+        key=str,
+    )
     return usage, costs
 
 
@@ -57,7 +64,9 @@ def test_a_day_on_two_targets_matches_the_hand_total_to_the_cent(ledger_world):
     noon = CostEntry.objects.filter(deployment=w["chat"], hour=at(12)).order_by("price__effective_from")
     before, after = w["cloud_prices"]
     assert [(e.price_id, e.quantity, cents(e.usd)) for e in noon] == [
-        (before.pk, Decimal(2 * 1800), Decimal("2.00")), (after.pk, Decimal(2 * 1800), Decimal("3.00"))]
+        (before.pk, Decimal(2 * 1800), Decimal("2.00")),
+        (after.pk, Decimal(2 * 1800), Decimal("3.00")),
+    ]
     assert {e.usage_record.hour for e in noon} == {at(12)}
 
     assert team_total(w["alpha"]) == Decimal("72.75")
@@ -136,9 +145,21 @@ def test_usage_without_a_price_is_left_out_and_priced_on_a_re_run(ledger_world, 
     assert not CostEntry.objects.filter(team=ledger_world["alpha"]).exists()
     assert team_total(ledger_world["gamma"]) == Decimal("4.00")  # the rack's hour: 4 GPUs × $1.00
 
-    item = CatalogItem.objects.create(provider="aws", region="r9", sku="p9.big", kind="instance",
-                                      gpu_type=ledger_world["profile"].gpu_type, gpu_count=4)
-    price_add(actor=ledger_world["admin"], item=item, usd=Decimal("10.00"), effective_from=at(0),
-              source_key="TEST", source="fixture")
+    item = CatalogItem.objects.create(
+        provider="aws",
+        region="r9",
+        sku="p9.big",
+        kind="instance",
+        gpu_type=ledger_world["profile"].gpu_type,
+        gpu_count=4,
+    )
+    price_add(
+        actor=ledger_world["admin"],
+        item=item,
+        usd=Decimal("10.00"),
+        effective_from=at(0),
+        source_key="TEST",
+        source="fixture",
+    )
     cost_entries_price(hour=at(3), now=at(0, day=2))
     assert team_total(ledger_world["alpha"]) == Decimal("2.50")  # 1 GPU-hour at $10.00 ÷ 4 GPUs

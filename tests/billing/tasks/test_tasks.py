@@ -25,8 +25,9 @@ def test_the_hourly_task_rolls_up_and_prices_one_hour_twice_safely(ledger_world,
     assert UsageRecord.objects.filter(hour=at(12)).count() == 2
     # alpha 12:00–13:00: two replicas, 30 min at $2 and 30 min at $3 → $5.00; gamma: the whole
     # rack at $1.00 per installed GPU-hour → $4.00.
-    assert CostEntry.objects.filter(hour=at(12)).aggregate(s=Sum("usd"))["s"].quantize(Decimal("0.01")) == \
-        Decimal("9.00")
+    assert CostEntry.objects.filter(hour=at(12)).aggregate(s=Sum("usd"))["s"].quantize(
+        Decimal("0.01")
+    ) == Decimal("9.00")
 
 
 @pytest.mark.django_db
@@ -42,7 +43,8 @@ def test_monthly_reports_are_written_on_the_first_and_rewritten_the_same(ledger_
     meter_day()
     names = monthly_reports_task("2026-03")
     assert sorted(n.rsplit("/", 1)[1] for n in names) == sorted(
-        f"costs-2026-03-by-{by}.{ext}" for by in ("team", "cost_centre") for ext in ("csv", "pdf", "json"))
+        f"costs-2026-03-by-{by}.{ext}" for by in ("team", "cost_centre") for ext in ("csv", "pdf", "json")
+    )
     assert monthly_reports_task("2026-03") == names  # same names: replaced, not duplicated
     with default_storage.open("finance-reports/2026-03/costs-2026-03-by-team.json") as f:
         assert b'"total": "179.75"' in f.read()

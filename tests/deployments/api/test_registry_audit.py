@@ -19,42 +19,75 @@ def _uploading(team, actor):
 
 def _with_file(team, actor):
     artifact = _uploading(team, actor)
-    artifact_file_put(artifact=artifact, actor=actor, path="model.onnx", stream=io.BytesIO(DATA), length=len(DATA))
+    artifact_file_put(
+        artifact=artifact, actor=actor, path="model.onnx", stream=io.BytesIO(DATA), length=len(DATA)
+    )
     return artifact
 
 
 # (method, path) -> (setup, request kwargs builder for success, action, kwargs builder for a refusal)
 CASES = {
     ("post", "/api/v1/teams/{slug}/models/"): (
-        None, lambda a: {"data": {"name": "new", "format": "onnx"}, "format": "json"}, "model.create",
-        lambda a: {"data": {"name": "new", "format": "tflite"}, "format": "json"}),
+        None,
+        lambda a: {"data": {"name": "new", "format": "onnx"}, "format": "json"},
+        "model.create",
+        lambda a: {"data": {"name": "new", "format": "tflite"}, "format": "json"},
+    ),
     ("delete", "/api/v1/teams/{slug}/models/{id}/"): (_uploading, lambda a: {}, "model.delete", None),
     ("put", "/api/v1/teams/{slug}/models/{id}/files/{path}"): (
-        _uploading, lambda a: {"data": DATA, "content_type": "application/octet-stream"}, "model.file_upload",
-        lambda a: {"data": DATA, "content_type": "application/octet-stream", "HTTP_X_CHECKSUM_SHA256": "0" * 64}),
+        _uploading,
+        lambda a: {"data": DATA, "content_type": "application/octet-stream"},
+        "model.file_upload",
+        lambda a: {
+            "data": DATA,
+            "content_type": "application/octet-stream",
+            "HTTP_X_CHECKSUM_SHA256": "0" * 64,
+        },
+    ),
     ("post", "/api/v1/teams/{slug}/models/{id}/uploads/"): (
-        _uploading, lambda a: {"data": {"path": "model.onnx", "size": 10}, "format": "json"}, "model.upload_start",
-        lambda a: {"data": {"path": "../x", "size": 10}, "format": "json"}),
+        _uploading,
+        lambda a: {"data": {"path": "model.onnx", "size": 10}, "format": "json"},
+        "model.upload_start",
+        lambda a: {"data": {"path": "../x", "size": 10}, "format": "json"},
+    ),
     ("patch", "/api/v1/teams/{slug}/models/{id}/uploads/{upload_id}/"): (
-        _uploading, lambda a: {"data": DATA, "content_type": "application/offset+octet-stream",
-                               "HTTP_UPLOAD_OFFSET": "0"}, "model.file_upload",
-        lambda a: {"data": DATA, "content_type": "application/offset+octet-stream", "HTTP_UPLOAD_OFFSET": "7"}),
+        _uploading,
+        lambda a: {
+            "data": DATA,
+            "content_type": "application/offset+octet-stream",
+            "HTTP_UPLOAD_OFFSET": "0",
+        },
+        "model.file_upload",
+        lambda a: {
+            "data": DATA,
+            "content_type": "application/offset+octet-stream",
+            "HTTP_UPLOAD_OFFSET": "7",
+        },
+    ),
     ("delete", "/api/v1/teams/{slug}/models/{id}/uploads/{upload_id}/"): (
-        _uploading, lambda a: {}, "model.upload_abort", None),
-    ("post", "/api/v1/teams/{slug}/models/{id}/complete"): (
-        _with_file, lambda a: {}, "model.complete", None),
+        _uploading,
+        lambda a: {},
+        "model.upload_abort",
+        None,
+    ),
+    ("post", "/api/v1/teams/{slug}/models/{id}/complete"): (_with_file, lambda a: {}, "model.complete", None),
     ("patch", "/api/v1/teams/{slug}/registry-policy"): (
-        None, lambda a: {"data": {"allow_pickle_weights": True}, "format": "json"}, "model.policy_update",
-        lambda a: {"data": {"max_artifact_bytes": "lots"}, "format": "json"}),
+        None,
+        lambda a: {"data": {"allow_pickle_weights": True}, "format": "json"},
+        "model.policy_update",
+        lambda a: {"data": {"max_artifact_bytes": "lots"}, "format": "json"},
+    ),
 }
 FAILURE_ACTIONS = {("patch", "/api/v1/teams/{slug}/models/{id}/uploads/{upload_id}/"): "model.upload_chunk"}
 
 
 def _url(path, team, artifact, upload):
-    return (path.replace("{slug}", team.slug)
-            .replace("{id}", str(artifact.pk if artifact else 0))
-            .replace("{path}", "model.onnx")
-            .replace("{upload_id}", str(upload.pk if upload else "")))
+    return (
+        path.replace("{slug}", team.slug)
+        .replace("{id}", str(artifact.pk if artifact else 0))
+        .replace("{path}", "model.onnx")
+        .replace("{upload_id}", str(upload.pk if upload else ""))
+    )
 
 
 def _prepare(operation, team, members):
@@ -67,8 +100,9 @@ def _prepare(operation, team, members):
 
 
 @pytest.mark.parametrize("operation", sorted(CASES), ids=lambda op: f"{op[0]} {op[1]}")
-def test_success_writes_exactly_one_event(api_client, team, members, operation, artifact_dirs,
-                                          django_capture_on_commit_callbacks):
+def test_success_writes_exactly_one_event(
+    api_client, team, members, operation, artifact_dirs, django_capture_on_commit_callbacks
+):
     method, path = operation
     _, request_kwargs, action, _ = CASES[operation]
     artifact, upload = _prepare(operation, team, members)
@@ -88,8 +122,9 @@ def test_success_writes_exactly_one_event(api_client, team, members, operation, 
 
 
 @pytest.mark.parametrize("operation", sorted(CASES), ids=lambda op: f"{op[0]} {op[1]}")
-def test_refusal_writes_exactly_one_failure_event(api_client, team, members, operation, artifact_dirs,
-                                                  django_capture_on_commit_callbacks):
+def test_refusal_writes_exactly_one_failure_event(
+    api_client, team, members, operation, artifact_dirs, django_capture_on_commit_callbacks
+):
     method, path = operation
     _, request_kwargs, action, refusal = CASES[operation]
     artifact, upload = _prepare(operation, team, members)

@@ -15,9 +15,17 @@ from tests.conftest import wait_until
 from tests.deployments.conftest import staged_files, stored_files
 from tests.factories.models import safetensors_bytes, tiny_onnx_bytes, zip_of
 
-LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8,
-                "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
-                "intermediate_size": 16, "vocab_size": 10, "max_position_embeddings": 64}
+LLAMA_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 8,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "intermediate_size": 16,
+    "vocab_size": 10,
+    "max_position_embeddings": 64,
+}
 
 
 def assert_nothing_left(tmp_path):
@@ -47,10 +55,13 @@ def test_onnx_graph_that_fails_the_checker(registry, inspect, artifact_dirs):
     assert_nothing_left(artifact_dirs)
 
 
-@pytest.mark.parametrize("name,message", [
-    ("../escape.txt", "climbs out of the folder"),
-    ("/etc/cron.d/evil", "absolute path"),
-])
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("../escape.txt", "climbs out of the folder"),
+        ("/etc/cron.d/evil", "absolute path"),
+    ],
+)
 def test_archive_with_escaping_paths(registry, inspect, artifact_dirs, name, message):
     archive = zip_of({"config.json": json.dumps(LLAMA_CONFIG).encode(), name: b"x"})
     reason = reject(registry, inspect, {"model.zip": archive}, format="huggingface")
@@ -79,24 +90,38 @@ def test_zip_bomb(registry, inspect, artifact_dirs):
 
 
 def test_huggingface_folder_without_config(registry, inspect, artifact_dirs):
-    reason = reject(registry, inspect, {"model.safetensors": safetensors_bytes({"w": ("F32", [2, 2])})},
-                    format="huggingface")
+    reason = reject(
+        registry,
+        inspect,
+        {"model.safetensors": safetensors_bytes({"w": ("F32", [2, 2])})},
+        format="huggingface",
+    )
     assert reason.startswith("No config.json")
     assert_nothing_left(artifact_dirs)
 
 
 def test_config_that_is_not_json(registry, inspect, artifact_dirs):
-    reason = reject(registry, inspect, {"config.json": b"{'model_type': llama,}",
-                                        "model.safetensors": safetensors_bytes({"w": ("F32", [2])})},
-                    format="huggingface")
+    reason = reject(
+        registry,
+        inspect,
+        {
+            "config.json": b"{'model_type': llama,}",
+            "model.safetensors": safetensors_bytes({"w": ("F32", [2])}),
+        },
+        format="huggingface",
+    )
     assert reason.startswith("config.json is not valid JSON")
     assert_nothing_left(artifact_dirs)
 
 
 def test_safetensors_header_that_lies_about_sizes(registry, inspect, artifact_dirs):
     liar = safetensors_bytes({"w": ("F32", [1000, 1000])}, lie=3_999_000)
-    reason = reject(registry, inspect, {"config.json": json.dumps(LLAMA_CONFIG).encode(), "model.safetensors": liar},
-                    format="huggingface")
+    reason = reject(
+        registry,
+        inspect,
+        {"config.json": json.dumps(LLAMA_CONFIG).encode(), "model.safetensors": liar},
+        format="huggingface",
+    )
     assert "the header describes 4,000,000 bytes of tensors but the file holds 1,000" in reason
     assert_nothing_left(artifact_dirs)
 
@@ -126,10 +151,17 @@ def test_checksum_mismatch_one_shot(registry, artifact_dirs):
 def test_checksum_mismatch_resumable(registry, artifact_dirs):
     data = tiny_onnx_bytes()
     artifact = registry.create()
-    upload = registry.api.post(f"{registry.base}{artifact['id']}/uploads/",
-                               {"path": "model.onnx", "size": len(data), "sha256": "f" * 64}, format="json").json()
-    response = registry.api.patch(f"{registry.base}{artifact['id']}/uploads/{upload['id']}/", data=data,
-                                  content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="0")
+    upload = registry.api.post(
+        f"{registry.base}{artifact['id']}/uploads/",
+        {"path": "model.onnx", "size": len(data), "sha256": "f" * 64},
+        format="json",
+    ).json()
+    response = registry.api.patch(
+        f"{registry.base}{artifact['id']}/uploads/{upload['id']}/",
+        data=data,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET="0",
+    )
     assert response.status_code == 400
     assert "The upload was discarded" in response.json()["error"]["message"]
     assert_nothing_left(artifact_dirs)
@@ -137,10 +169,15 @@ def test_checksum_mismatch_resumable(registry, artifact_dirs):
 
 def test_chunk_past_the_declared_size(registry, artifact_dirs):
     artifact = registry.create()
-    upload = registry.api.post(f"{registry.base}{artifact['id']}/uploads/", {"path": "model.onnx", "size": 10},
-                               format="json").json()
-    response = registry.api.patch(f"{registry.base}{artifact['id']}/uploads/{upload['id']}/", data=b"x" * 11,
-                                  content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="0")
+    upload = registry.api.post(
+        f"{registry.base}{artifact['id']}/uploads/", {"path": "model.onnx", "size": 10}, format="json"
+    ).json()
+    response = registry.api.patch(
+        f"{registry.base}{artifact['id']}/uploads/{upload['id']}/",
+        data=b"x" * 11,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET="0",
+    )
     assert response.status_code == 400 and "past the declared size" in response.json()["error"]["message"]
     assert UploadSession.objects.get().offset == 0
 
@@ -151,9 +188,11 @@ def test_file_over_the_team_limit(registry, artifact_dirs, team):
     response = registry.put(artifact["id"], "model.onnx", b"x" * 101)
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["Content-Length"] == [
-        "This upload would make the model 101 bytes, over the team's limit of 100 bytes."]
-    too_big = registry.api.post(f"{registry.base}{artifact['id']}/uploads/", {"path": "w.bin", "size": 101},
-                                format="json")
+        "This upload would make the model 101 bytes, over the team's limit of 100 bytes."
+    ]
+    too_big = registry.api.post(
+        f"{registry.base}{artifact['id']}/uploads/", {"path": "w.bin", "size": 101}, format="json"
+    )
     assert too_big.status_code == 400 and "size" in too_big.json()["error"]["fields"]
     assert_nothing_left(artifact_dirs)
 
@@ -161,25 +200,36 @@ def test_file_over_the_team_limit(registry, artifact_dirs, team):
 @pytest.mark.parametrize("path", ["../../etc/passwd", "/abs.onnx"])
 def test_file_paths_cannot_escape(registry, artifact_dirs, path):
     artifact = registry.create()
-    response = registry.api.put(f"{registry.base}{artifact['id']}/files/{path}", data=b"x",
-                                content_type="application/octet-stream")
+    response = registry.api.put(
+        f"{registry.base}{artifact['id']}/files/{path}", data=b"x", content_type="application/octet-stream"
+    )
     assert response.status_code in (400, 404)
     assert_nothing_left(artifact_dirs)
 
 
 def test_upload_into_another_team_is_404(api_client, team, members, artifact_dirs):
     api_client.force_authenticate(members["outsider"])
-    created = api_client.post(f"/api/v1/teams/{team.slug}/models/", {"name": "x", "format": "onnx"}, format="json")
+    created = api_client.post(
+        f"/api/v1/teams/{team.slug}/models/", {"name": "x", "format": "onnx"}, format="json"
+    )
     assert created.status_code == 404
-    assert api_client.put(f"/api/v1/teams/{team.slug}/models/1/files/model.onnx", data=b"x",
-                          content_type="application/octet-stream").status_code == 404
+    assert (
+        api_client.put(
+            f"/api/v1/teams/{team.slug}/models/1/files/model.onnx",
+            data=b"x",
+            content_type="application/octet-stream",
+        ).status_code
+        == 404
+    )
     assert_nothing_left(artifact_dirs)
 
 
 def test_viewer_may_read_but_not_upload(api_client, team, members):
     api_client.force_authenticate(members["viewer"])
     assert api_client.get(f"/api/v1/teams/{team.slug}/models/").status_code == 200
-    refused = api_client.post(f"/api/v1/teams/{team.slug}/models/", {"name": "x", "format": "onnx"}, format="json")
+    refused = api_client.post(
+        f"/api/v1/teams/{team.slug}/models/", {"name": "x", "format": "onnx"}, format="json"
+    )
     assert refused.status_code == 403
 
 
@@ -213,5 +263,7 @@ def test_truncated_upload_over_a_real_connection(live_server, team, members, mak
 
     assert response.status == 400
     assert body["error"]["message"] == "Upload truncated: received 100,000 of 1,000,000 bytes."
-    assert wait_until(lambda: AuditEvent.objects.filter(action="model.file_upload", result="failure").exists(), timeout=10)
+    assert wait_until(
+        lambda: AuditEvent.objects.filter(action="model.file_upload", result="failure").exists(), timeout=10
+    )
     assert_nothing_left(tmp_path)

@@ -55,16 +55,29 @@ def test_rejected_upload_leaves_nothing_in_the_bucket(registry, inspect, s3):
 
 def test_register_a_huggingface_folder_by_uri(registry, s3, django_capture_on_commit_callbacks):
     client, bucket = s3
-    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8,
-              "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "intermediate_size": 16,
-              "vocab_size": 10, "max_position_embeddings": 64}
-    weights = safetensors_bytes({"model.embed_tokens.weight": ("BF16", [10, 8]), "lm_head.weight": ("BF16", [10, 8])})
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": 8,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "intermediate_size": 16,
+        "vocab_size": 10,
+        "max_position_embeddings": 64,
+    }
+    weights = safetensors_bytes(
+        {"model.embed_tokens.weight": ("BF16", [10, 8]), "lm_head.weight": ("BF16", [10, 8])}
+    )
     client.put_object(Bucket=bucket, Key="teams/llm/config.json", Body=json.dumps(config).encode())
     client.put_object(Bucket=bucket, Key="teams/llm/model.safetensors", Body=weights)
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = registry.api.post(registry.base, {"name": "llm", "format": "huggingface",
-                                                     "source_uri": f"s3://{bucket}/teams/llm"}, format="json")
+        response = registry.api.post(
+            registry.base,
+            {"name": "llm", "format": "huggingface", "source_uri": f"s3://{bucket}/teams/llm"},
+            format="json",
+        )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["source_uri"] == f"s3://{bucket}/teams/llm"
@@ -84,10 +97,15 @@ def test_register_a_huggingface_folder_by_uri(registry, s3, django_capture_on_co
 
 def test_register_a_missing_uri_is_refused(registry, s3):
     _, bucket = s3
-    response = registry.api.post(registry.base, {"name": "x", "format": "onnx",
-                                                 "source_uri": f"s3://{bucket}/nope/model.onnx"}, format="json")
+    response = registry.api.post(
+        registry.base,
+        {"name": "x", "format": "onnx", "source_uri": f"s3://{bucket}/nope/model.onnx"},
+        format="json",
+    )
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"source_uri": [f"Nothing exists at s3://{bucket}/nope/model.onnx."]}
+    assert response.json()["error"]["fields"] == {
+        "source_uri": [f"Nothing exists at s3://{bucket}/nope/model.onnx."]
+    }
     from deployments.models import ModelArtifact
 
     assert not ModelArtifact.objects.exists()

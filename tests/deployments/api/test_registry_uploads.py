@@ -84,23 +84,30 @@ def test_resumable_upload_resumes_from_the_acknowledged_offset(registry, inspect
     data = tiny_onnx_bytes()
     digest = hashlib.sha256(data).hexdigest()
     artifact = registry.create(name="chunked")
-    started = registry.api.post(f"{registry.base}{artifact['id']}/uploads/",
-                                {"path": "model.onnx", "size": len(data), "sha256": digest}, format="json")
+    started = registry.api.post(
+        f"{registry.base}{artifact['id']}/uploads/",
+        {"path": "model.onnx", "size": len(data), "sha256": digest},
+        format="json",
+    )
     assert started.status_code == 201
     url = f"{registry.base}{artifact['id']}/uploads/{started.json()['id']}/"
 
-    first = registry.api.patch(url, data=data[:100], content_type="application/offset+octet-stream",
-                               HTTP_UPLOAD_OFFSET="0")
+    first = registry.api.patch(
+        url, data=data[:100], content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="0"
+    )
     assert first.status_code == 200 and first["Upload-Offset"] == "100"
     # The connection dropped; the client asks where to resume and sends a stale offset first.
     assert registry.api.get(url).json()["offset"] == 100
-    stale = registry.api.patch(url, data=data[50:], content_type="application/offset+octet-stream",
-                               HTTP_UPLOAD_OFFSET="50")
+    stale = registry.api.patch(
+        url, data=data[50:], content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="50"
+    )
     assert stale.status_code == 409
-    assert stale.json()["error"]["fields"] == {"Upload-Offset": ["Wrong offset 50: the upload has 100 bytes; "
-                                                                  "resume from there."]}
-    last = registry.api.patch(url, data=data[100:], content_type="application/offset+octet-stream",
-                              HTTP_UPLOAD_OFFSET="100")
+    assert stale.json()["error"]["fields"] == {
+        "Upload-Offset": ["Wrong offset 50: the upload has 100 bytes; resume from there."]
+    }
+    last = registry.api.patch(
+        url, data=data[100:], content_type="application/offset+octet-stream", HTTP_UPLOAD_OFFSET="100"
+    )
     assert last.status_code == 201 and last.json()["file"]["sha256"] == digest
     assert not UploadSession.objects.exists() and staged_files(artifact_dirs) == []
     assert inspect(registry, artifact["id"]).status == "ready"
@@ -112,10 +119,18 @@ def test_every_step_is_audited(registry, inspect):
     registry.put(artifact["id"], "model.onnx", data)
     inspect(registry, artifact["id"])
     registry.api.delete(f"{registry.base}{artifact['id']}/")
-    actions = list(AuditEvent.objects.filter(resource_type="model_artifact").order_by("seq")
-                   .values_list("action", "result"))
-    assert actions == [("model.create", "success"), ("model.file_upload", "success"), ("model.complete", "success"),
-                       ("model.inspect", "success"), ("model.delete", "success")]
+    actions = list(
+        AuditEvent.objects.filter(resource_type="model_artifact")
+        .order_by("seq")
+        .values_list("action", "result")
+    )
+    assert actions == [
+        ("model.create", "success"),
+        ("model.file_upload", "success"),
+        ("model.complete", "success"),
+        ("model.inspect", "success"),
+        ("model.delete", "success"),
+    ]
 
 
 def test_delete_removes_the_bytes(registry, inspect, artifact_dirs, django_capture_on_commit_callbacks):

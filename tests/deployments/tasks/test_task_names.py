@@ -21,6 +21,9 @@ def test_deployments_task_names_are_pinned():
 def test_no_task_of_ours_falls_back_to_a_module_path_name():
     current_app.loader.import_default_modules()
     ours = ("controlplane.", "deployments.", "billing.", "monitoring.")
-    auto_named = [name for name, task in current_app.tasks.items()
-                  if name.startswith(ours) and name == f"{task.__module__}.{task.__name__}"]
+    auto_named = [
+        name
+        for name, task in current_app.tasks.items()
+        if name.startswith(ours) and name == f"{task.__module__}.{task.__name__}"
+    ]
     assert auto_named == []

@@ -34,16 +34,32 @@ def world(team, members, make_token):
 # (method, path) -> (path args, good body, expected action, bad body or None when refusal is by state)
 CASES = {
     ("post", "/api/v1/teams/"): (
-        {}, {"slug": "gamma", "name": "Gamma"}, "team.create", {"slug": "Not A Slug!", "name": "x"}),
+        {},
+        {"slug": "gamma", "name": "Gamma"},
+        "team.create",
+        {"slug": "Not A Slug!", "name": "x"},
+    ),
     ("patch", "/api/v1/teams/{slug}/"): ({}, {"name": "Alpha 2"}, "team.update", {"monthly_budget": "-1"}),
     ("delete", "/api/v1/teams/{slug}/"): ({}, None, "team.delete", None),
     ("post", "/api/v1/teams/{slug}/members/"): (
-        {}, {"user": "newcomer", "role": "deployer"}, "member.add", {"user": "nobody", "role": "viewer"}),
+        {},
+        {"user": "newcomer", "role": "deployer"},
+        "member.add",
+        {"user": "nobody", "role": "viewer"},
+    ),
     ("patch", "/api/v1/teams/{slug}/members/{id}/"): (
-        {"id": "victim"}, {"role": "deployer"}, "member.change_role", {"role": "emperor"}),
+        {"id": "victim"},
+        {"role": "deployer"},
+        "member.change_role",
+        {"role": "emperor"},
+    ),
     ("delete", "/api/v1/teams/{slug}/members/{id}/"): ({"id": "victim"}, None, "member.remove", None),
     ("post", "/api/v1/teams/{slug}/tokens/"): (
-        {}, {"name": "ci", "scopes": ["read", "invoke"]}, "token.create", {"name": "ci", "scopes": ["root"]}),
+        {},
+        {"name": "ci", "scopes": ["read", "invoke"]},
+        "token.create",
+        {"name": "ci", "scopes": ["root"]},
+    ),
     ("delete", "/api/v1/teams/{slug}/tokens/{id}/"): ({"id": "token"}, None, "token.revoke", None),
 }
 
@@ -59,8 +75,9 @@ def test_every_mutating_endpoint_has_a_case():
     from tests.deployments.api.test_kubernetes_api import CASES as KUBERNETES_CASES
     from tests.deployments.api.test_registry_audit import CASES as REGISTRY_CASES
 
-    assert _mutating_operations() == set(CASES) | set(REGISTRY_CASES) | set(DEPLOYMENT_CASES) | set(BILLING_CASES) \
-        | set(KUBERNETES_CASES)
+    assert _mutating_operations() == set(CASES) | set(REGISTRY_CASES) | set(DEPLOYMENT_CASES) | set(
+        BILLING_CASES
+    ) | set(KUBERNETES_CASES)
 
 
 @pytest.mark.parametrize("operation", sorted(CASES), ids=lambda op: f"{op[0]} {op[1]}")
@@ -70,8 +87,9 @@ def test_success_writes_exactly_one_event(api_client, world, members, operation)
     api_client.force_authenticate(members["owner"])
     before = AuditEvent.objects.count()
 
-    response = getattr(api_client, method)(_url(path, args, world), body, format="json",
-                                           HTTP_X_REQUEST_ID="req-test-0001")
+    response = getattr(api_client, method)(
+        _url(path, args, world), body, format="json", HTTP_X_REQUEST_ID="req-test-0001"
+    )
 
     assert response.status_code < 300, response.content
     events = list(AuditEvent.objects.order_by("seq")[before:])
@@ -108,11 +126,19 @@ def test_secrets_in_parameters_are_masked(api_client, world, members):
     api_client.post(f"/api/v1/teams/{world['team'].slug}/members/", body, format="json")
     event = AuditEvent.objects.order_by("-seq").first()
     assert (event.action, event.result) == ("member.add", AuditResult.FAILURE)
-    assert event.parameters == {"user": "nobody", "role": "viewer", "password": "***", "extra": {"api_key": "***"}}
+    assert event.parameters == {
+        "user": "nobody",
+        "role": "viewer",
+        "password": "***",
+        "extra": {"api_key": "***"},
+    }
 
 
 def test_anonymous_refusals_are_not_written(api_client, world):
     before = AuditEvent.objects.count()
-    assert api_client.post("/api/v1/teams/", {"slug": "x", "name": "x"}, format="json").status_code in (401, 403)
+    assert api_client.post("/api/v1/teams/", {"slug": "x", "name": "x"}, format="json").status_code in (
+        401,
+        403,
+    )
     assert AuditEvent.objects.count() == before
     assert Membership.objects.filter(team__slug="x").count() == 0

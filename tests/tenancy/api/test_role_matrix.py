@@ -49,8 +49,12 @@ def test_role_matrix(api_client, team, members, make_token, role, method, path, 
     objects = _objects(team, members, make_token)
     user = members[role]
     own_token = make_token(user, user.memberships.first().team)[0]
-    url = path.format(team=team.slug, victim=objects["victim"].pk, victim_token=objects["victim_token"].pk,
-                      own_token=own_token.pk)
+    url = path.format(
+        team=team.slug,
+        victim=objects["victim"].pk,
+        victim_token=objects["victim_token"].pk,
+        own_token=own_token.pk,
+    )
     api_client.force_authenticate(user)
 
     response = getattr(api_client, method)(url, body, format="json")
@@ -97,19 +101,25 @@ def test_platform_audit_log_is_for_superusers_only(api_client, members, role):
 def test_admin_cannot_make_an_owner_but_owner_can(api_client, team, members):
     viewer = Membership.objects.get(team=team, user=members["viewer"])
     api_client.force_authenticate(members["admin"])
-    refused = api_client.patch(f"/api/v1/teams/{team.slug}/members/{viewer.pk}/", {"role": "owner"}, format="json")
+    refused = api_client.patch(
+        f"/api/v1/teams/{team.slug}/members/{viewer.pk}/", {"role": "owner"}, format="json"
+    )
     assert refused.status_code == 403
     assert refused.json()["error"]["fields"] == {"role": ["Only an owner can make another owner."]}
 
     api_client.force_authenticate(members["owner"])
-    granted = api_client.patch(f"/api/v1/teams/{team.slug}/members/{viewer.pk}/", {"role": "owner"}, format="json")
+    granted = api_client.patch(
+        f"/api/v1/teams/{team.slug}/members/{viewer.pk}/", {"role": "owner"}, format="json"
+    )
     assert granted.status_code == 200 and granted.json()["role"] == "owner"
 
 
 def test_last_owner_cannot_leave_or_be_demoted(api_client, team, members):
     owner = Membership.objects.get(team=team, user=members["owner"])
     api_client.force_authenticate(members["owner"])
-    demote = api_client.patch(f"/api/v1/teams/{team.slug}/members/{owner.pk}/", {"role": "admin"}, format="json")
+    demote = api_client.patch(
+        f"/api/v1/teams/{team.slug}/members/{owner.pk}/", {"role": "admin"}, format="json"
+    )
     assert demote.status_code == 400
     assert demote.json()["error"]["fields"]["role"] == ["A team must keep at least one owner."]
     assert api_client.delete(f"/api/v1/teams/{team.slug}/members/{owner.pk}/").status_code == 400

@@ -23,7 +23,8 @@ def _all_database_text() -> str:
 def test_token_is_shown_once_and_never_stored_in_plaintext(client, team, members):
     client.force_login(members["deployer"])
     response = client.post(
-        f"/api/v1/teams/{team.slug}/tokens/", {"name": "ci", "scopes": ["read", "invoke"]},
+        f"/api/v1/teams/{team.slug}/tokens/",
+        {"name": "ci", "scopes": ["read", "invoke"]},
         content_type="application/json",
     )
     assert response.status_code == 201
@@ -49,7 +50,9 @@ def test_bearer_token_acts_for_its_user_in_its_team_only(api_client, team, membe
     assert api_client.get(f"/api/v1/teams/{team.slug}/").status_code == 200
     assert [t["slug"] for t in api_client.get("/api/v1/teams/").json()["results"]] == ["alpha"]
 
-    Membership.objects.create(team=members["outsider"].memberships.get().team, user=members["owner"], role="owner")
+    Membership.objects.create(
+        team=members["outsider"].memberships.get().team, user=members["owner"], role="owner"
+    )
     assert api_client.get("/api/v1/teams/beta/").status_code == 404  # the user is in beta; the token is not
 
 
@@ -67,7 +70,10 @@ def test_scopes_limit_what_a_token_can_do(api_client, team, members, make_token)
     _, writer = make_token(members["owner"], team, scopes=[Scope.READ, Scope.WRITE])
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {writer}")
     assert api_client.patch(f"/api/v1/teams/{team.slug}/", {"name": "X"}, format="json").status_code == 200
-    assert api_client.post("/api/v1/teams/", {"slug": "via-token", "name": "T"}, format="json").status_code == 403
+    assert (
+        api_client.post("/api/v1/teams/", {"slug": "via-token", "name": "T"}, format="json").status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize("state", ["revoked", "expired", "garbage", "member-removed"])
@@ -122,10 +128,18 @@ def test_introspection_for_the_gateway(api_client, team, members, make_token):
     token, raw = make_token(members["deployer"], team, scopes=[Scope.INVOKE])
     url = "/api/v1/auth/introspect"
     assert api_client.post(url, {"token": raw}, format="json").status_code == 403
-    assert api_client.post(url, {"token": raw}, format="json", HTTP_X_GATEWAY_SECRET="wrong").status_code == 403
+    assert (
+        api_client.post(url, {"token": raw}, format="json", HTTP_X_GATEWAY_SECRET="wrong").status_code == 403
+    )
 
     active = api_client.post(url, {"token": raw}, format="json", HTTP_X_GATEWAY_SECRET="gw-secret").json()
-    assert active == {"active": True, "token_id": token.pk, "team": "alpha", "scopes": ["invoke"], "expires_at": None}
+    assert active == {
+        "active": True,
+        "token_id": token.pk,
+        "team": "alpha",
+        "scopes": ["invoke"],
+        "expires_at": None,
+    }
 
     api_token_revoke(token=token, actor=members["deployer"])
     revoked = api_client.post(url, {"token": raw}, format="json", HTTP_X_GATEWAY_SECRET="gw-secret").json()

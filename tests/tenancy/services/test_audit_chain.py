@@ -13,8 +13,16 @@ from tests.factories.tenancy import UserFactory
 @pytest.fixture
 def chain(db):
     actor = UserFactory(username="auditor")
-    return [audit_record(actor=actor, action=f"test.step{i}", resource_type="thing", resource_id=i,
-                         parameters={"i": i, "budget": "12.50"}) for i in range(5)]
+    return [
+        audit_record(
+            actor=actor,
+            action=f"test.step{i}",
+            resource_type="thing",
+            resource_id=i,
+            parameters={"i": i, "budget": "12.50"},
+        )
+        for i in range(5)
+    ]
 
 
 def _raw(sql: str, *params):
@@ -29,7 +37,11 @@ def test_untouched_log_verifies(chain, capsys):
 
 
 def test_edited_row_is_named(chain, capsys):
-    _raw("UPDATE tenancy_auditevent SET parameters = %s WHERE seq = %s", '{"i": 99, "budget": "12.50"}', chain[2].seq)
+    _raw(
+        "UPDATE tenancy_auditevent SET parameters = %s WHERE seq = %s",
+        '{"i": 99, "budget": "12.50"}',
+        chain[2].seq,
+    )
     with pytest.raises(CommandError, match="1 problem"):
         call_command("verify_audit")
     assert f"row #{chain[2].seq} edited" in capsys.readouterr().err
@@ -56,7 +68,12 @@ def test_rewritten_hash_is_caught_by_the_next_link(chain):
     event = AuditEvent.objects.get(seq=chain[2].seq)
     event.action = "test.forged"
     forged = audit_event_digest(event)
-    _raw("UPDATE tenancy_auditevent SET action = %s, hash = %s WHERE seq = %s", "test.forged", forged, event.seq)
+    _raw(
+        "UPDATE tenancy_auditevent SET action = %s, hash = %s WHERE seq = %s",
+        "test.forged",
+        forged,
+        event.seq,
+    )
     _, problems = audit_verify()
     assert [p.seq for p in problems] == [chain[3].seq]
 

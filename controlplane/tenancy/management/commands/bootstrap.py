@@ -30,12 +30,18 @@ class Command(BaseCommand):
             if not Team.objects.filter(slug="demo").exists():
                 team_create(actor=admin, slug="demo", name="Demo team", cost_centre="CC-DEMO")
         self._local_target(admin)
-        shown = "(from CONTROLPLANE_ADMIN_PASSWORD)" if os.environ.get("CONTROLPLANE_ADMIN_PASSWORD") else password
-        self.stdout.write(self.style.SUCCESS(
-            "\n  First admin created: it is shown only now.\n"
-            f"    username: {username}\n    password: {shown}\n"
-            "  A demo team 'demo' is ready, with you as owner.\n"
-        ))
+        shown = (
+            "(from CONTROLPLANE_ADMIN_PASSWORD)"
+            if os.environ.get("CONTROLPLANE_ADMIN_PASSWORD")
+            else password
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\n  First admin created: it is shown only now.\n"
+                f"    username: {username}\n    password: {shown}\n"
+                "  A demo team 'demo' is ready, with you as owner.\n"
+            )
+        )
 
     def _local_target(self, admin) -> None:
         """This machine as a deployment target, with its GPUs detected by nvidia-smi (none: CPU)."""
@@ -44,7 +50,13 @@ class Command(BaseCommand):
 
         if Target.objects.filter(name="local").exists():
             return
-        target = target_create(actor=admin, name="local", kind="local",
-                               description="This machine: model servers run as local processes.")
-        gpus = ", ".join(f"{n}× {t}" for t, n in target.gpu_inventory.items()) or "no GPU: models serve on CPU"
+        target = target_create(
+            actor=admin,
+            name="local",
+            kind="local",
+            description="This machine: model servers run as local processes.",
+        )
+        gpus = (
+            ", ".join(f"{n}× {t}" for t, n in target.gpu_inventory.items()) or "no GPU: models serve on CPU"
+        )
         self.stdout.write(f"  Target 'local' created ({gpus}).")

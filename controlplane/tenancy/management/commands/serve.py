@@ -9,8 +9,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = ("Run the whole product in the foreground: web server, Celery worker and beat, and the "
-            "data-plane gateway. Ctrl-C stops all.")
+    help = (
+        "Run the whole product in the foreground: web server, Celery worker and beat, and the "
+        "data-plane gateway. Ctrl-C stops all."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -24,22 +26,60 @@ class Command(BaseCommand):
         # wake-ups; the secret and the store it finds on its own (var/ or REDIS_URL).
         os.environ.setdefault("CONTROLPLANE_URL", f"http://{bind}")
         programs = {
-            "web": [python, "-m", "gunicorn", "controlplane.wsgi", "--bind", bind, "--workers", "2",
-                    "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
-            "worker": [python, "-m", "celery", "-A", "controlplane", "worker", "--loglevel", "INFO",
-                       "--queues", "default,provisioning,metering,reports", "--concurrency", "2"],
-            "beat": [python, "-m", "celery", "-A", "controlplane", "beat", "--loglevel", "INFO",
-                     "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+            "web": [
+                python,
+                "-m",
+                "gunicorn",
+                "controlplane.wsgi",
+                "--bind",
+                bind,
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+                "--graceful-timeout",
+                "5",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "controlplane",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--queues",
+                "default,provisioning,metering,reports",
+                "--concurrency",
+                "2",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "controlplane",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
             "gateway": [python, "-m", "serving.gateway", "--host", host, "--port", str(gateway_port)],
         }
         children = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in programs.items()}
         broker = "Redis" if settings.REDIS_URL else "embedded filesystem broker in var/"
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-        self.stdout.write(self.style.SUCCESS(
-            f"\n  Control plane running at http://{bind}/  (API docs: http://{bind}/api/v1/docs/)\n"
-            f"  Gateway: http://{host}:{gateway_port}/endpoints/<team>/<deployment>/...\n"
-            f"  database: {database}; broker: {broker}. Ctrl-C stops everything.\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Control plane running at http://{bind}/  (API docs: http://{bind}/api/v1/docs/)\n"
+                f"  Gateway: http://{host}:{gateway_port}/endpoints/<team>/<deployment>/...\n"
+                f"  database: {database}; broker: {broker}. Ctrl-C stops everything.\n"
+            )
+        )
         stopping = False
 
         def stop(signum, frame):
