@@ -527,7 +527,7 @@ def _serverless(w: Workload, offer: ServerlessOffer | None, months: int) -> Mode
 
 def break_even_month(own: tuple[float, ...], other: tuple[float, ...]) -> int | None:
     """First month (1-based) in which own hardware has cost no more in total than `other`."""
-    return next((m for m, (a, b) in enumerate(zip(own, other), start=1) if a <= b), None)
+    return next((m for m, (a, b) in enumerate(zip(own, other, strict=False), start=1) if a <= b), None)
 
 
 def validate(w: Workload) -> None:

@@ -357,7 +357,7 @@ def _print(data, output: str, out, rows: list[list[str]]) -> None:
         table = [["NAME", "STATUS", "READY", "MODEL", "TARGET", "REVISION", "ENDPOINT"], *rows]
         widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
         for r in table:
-            print("   ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip(), file=out)
+            print("   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip(), file=out)
 
 
 def cmd_get(api: Api, args, out) -> int:

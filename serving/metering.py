@@ -126,7 +126,7 @@ class Meter:
             if status >= 500:
                 fields["errors"] += 1
             fields["latency_us_sum"] += int(latency_s * 1_000_000)
-            for bound, name in zip(LATENCY_BUCKETS_MS, _BUCKET_FIELDS):
+            for bound, name in zip(LATENCY_BUCKETS_MS, _BUCKET_FIELDS, strict=True):
                 if latency_ms <= bound:
                     fields[name] += 1
             fields["bytes_in"] += bytes_in

@@ -123,7 +123,9 @@ def _parse_tensor(tensor: dict, spec: TensorSpec) -> np.ndarray:
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
     ):
         raise _bad(f"input '{name}' needs 'shape' as a list of non-negative integers, got {shape!r}", name)
-    if len(shape) != len(spec.shape) or any(want not in (-1, got) for want, got in zip(spec.shape, shape)):
+    if len(shape) != len(spec.shape) or any(
+        want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True)
+    ):
         raise _bad(
             f"input '{name}' has shape {shape}; the model expects {list(spec.shape)} (-1: any size)", name
         )

@@ -86,4 +86,4 @@ class OnnxModel:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         results = self.session.run(self._output_names, feeds)
-        return dict(zip(self._output_names, results))
+        return dict(zip(self._output_names, results, strict=True))

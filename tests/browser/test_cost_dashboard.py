@@ -14,14 +14,18 @@ from tests.factories.tenancy import MembershipFactory, UserFactory
 pytestmark = pytest.mark.browser
 
 
-def test_cost_dashboard_showback_chargeback_banner_and_downloads(live_server, page, output_dir, ledger_world):
+# ledger_world is the imported fixture, requested by name (F811 is pytest's fixture idiom, not a redefinition).
+def test_cost_dashboard_showback_chargeback_banner_and_downloads(
+    live_server,
+    page,
+    output_dir,
+    ledger_world,  # noqa: F811
+):
     meter_day()
     alpha = ledger_world["alpha"]
     alpha.monthly_budget = Decimal(100)
     alpha.save()
-    budgets.budget_alerts_check(
-        team=alpha, now=datetime(2026, 3, 11, tzinfo=UTC)
-    )  # 73 %: 50 and forecast
+    budgets.budget_alerts_check(team=alpha, now=datetime(2026, 3, 11, tzinfo=UTC))  # 73 %: 50 and forecast
     MembershipFactory(
         team=ledger_world["gamma"],
         role=Role.FINANCE,

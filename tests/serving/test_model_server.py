@@ -85,7 +85,7 @@ def test_batched_results_equal_unbatched(onnx_server, onnx_model):
                 lambda row: client.post(onnx_server.url + "/v2/models/tiny/infer", json=infer_body(row)), rows
             )
         )
-    for response, want in zip(responses, expected):
+    for response, want in zip(responses, expected, strict=True):
         np.testing.assert_allclose(outputs_of(response)["y"], want, rtol=1e-6, atol=1e-6)
     runs, batched_rows = batch_count() - runs_before, sum_rows() - rows_before
     assert batched_rows == 32

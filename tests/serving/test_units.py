@@ -86,7 +86,7 @@ async def test_batcher_combines_and_splits():
         rows = [np.full((1 + i % 2, 3), i, dtype=np.float32) for i in range(10)]
         results = await asyncio.gather(*(batcher.submit({"x": r}) for r in rows))
         await batcher.stop()
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         np.testing.assert_array_equal(result["double"], row * 2)
         np.testing.assert_array_equal(result["total"], row.sum(axis=1))
     assert sum(calls) == sum(r.shape[0] for r in rows)
