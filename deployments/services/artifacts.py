@@ -7,7 +7,6 @@ import hashlib
 import logging
 import re
 import tempfile
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
@@ -556,9 +555,10 @@ def _inspect(artifact: ModelArtifact) -> dict:
             raise InspectionError(f"An ONNX upload needs exactly one .onnx file (found: {found}).")
         with storage_local_copy({p: f"{prefix}/{p}" for p in files}) as root:
             return inspect_onnx(root / models[0])
-    reader: Callable[[str, int, int], bytes] = lambda p, start, n: storage_read_range(
-        f"{prefix}/{p}", start, n
-    )
+
+    def reader(p: str, start: int, n: int) -> bytes:
+        return storage_read_range(f"{prefix}/{p}", start, n)
+
     policy = RegistryPolicy.objects.filter(team=artifact.team).first()
     return inspect_huggingface(files, reader, allow_pickle=bool(policy and policy.allow_pickle_weights))
 

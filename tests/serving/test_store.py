@@ -22,10 +22,7 @@ def _redis(prefix: str):
 @pytest.fixture(params=["sqlite", "redis"])
 def store_and_prefix(request, tmp_path):
     prefix = f"t{uuid.uuid4().hex[:8]}:"
-    if request.param == "sqlite":
-        store = SqliteStore(tmp_path / "store.sqlite3")
-    else:
-        store = _redis(prefix)
+    store = SqliteStore(tmp_path / "store.sqlite3") if request.param == "sqlite" else _redis(prefix)
     yield store, prefix
     if request.param == "redis":
         for key in store.keys(prefix):
