@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -14,7 +15,7 @@ from tests.factories.tenancy import MembershipFactory, UserFactory
 pytestmark = pytest.mark.browser
 
 
-# ledger_world is the imported fixture, requested by name (F811 is pytest's fixture idiom, not a redefinition).
+# ledger_world is the imported fixture requested by name (pytest idiom, not a redefinition).
 def test_cost_dashboard_showback_chargeback_banner_and_downloads(
     live_server,
     page,
@@ -55,7 +56,7 @@ def test_cost_dashboard_showback_chargeback_banner_and_downloads(
 
     with page.expect_download() as download:
         page.locator("#downloads a", has_text="CSV").first.click()
-    assert "alpha/chat" in open(download.value.path()).read()
+    assert "alpha/chat" in Path(download.value.path()).read_text()
     assert (output_dir / "cost-dashboard.png").stat().st_size > 10_000
 
 
