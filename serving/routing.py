@@ -14,6 +14,7 @@ balances by fewest outstanding requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -100,10 +101,8 @@ class RouteTable:
         self._changed = asyncio.Event()
 
     async def wait_changed(self, timeout: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
-        except TimeoutError:
-            pass
 
     def pick(self, route: Route, exclude: tuple[Replica, ...] = ()) -> Replica | None:
         """The healthy replica with the fewest requests in flight; ties go round-robin so an idle

@@ -7,6 +7,7 @@ replicas are adopted, and a process started by a worker killed before it could r
 found all the same. Nothing is orphaned, nothing is started twice (the reconciler holds a
 per-deployment lock around apply)."""
 
+import contextlib
 import json
 import logging
 import os
@@ -270,10 +271,8 @@ class LocalBackend:
         )
 
     def _stop(self, key: str, p: _Process, grace: float = 10.0) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGTERM)  # uvicorn finishes in-flight requests, then exits
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + grace
         while _alive(p.pid) and time.monotonic() < deadline:
             _reap()

@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 
 import pytest
@@ -104,7 +105,5 @@ def stop_leftover_replicas(artifact_dirs):
         except OSError:
             continue
         if marker in env and b"CONTROLPLANE_REPLICA_KEY" in b"".join(env):
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(entry.name), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
