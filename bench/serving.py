@@ -87,7 +87,7 @@ def start(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> su
         [sys.executable, *args],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO), **env},
-        stdout=open(log, "wb"),
+        stdout=open(log, "wb"),  # noqa: SIM115 (the child owns the log for its lifetime)
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60

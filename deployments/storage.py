@@ -19,7 +19,8 @@ class StagedFile(File):
     """A finished upload on local disk; FileSystemStorage moves it instead of copying."""
 
     def __init__(self, path: Path):
-        super().__init__(open(path, "rb"), name=path.name)
+        # The File object owns the handle; Django closes it when the upload is done.
+        super().__init__(open(path, "rb"), name=path.name)  # noqa: SIM115
         self._path = path
 
     def temporary_file_path(self) -> str:

@@ -37,7 +37,7 @@ class Gateway:
             "GATEWAY_HEALTH_INTERVAL_SECONDS": "0.5",
             "GATEWAY_METER_FLUSH_SECONDS": "0.5",
         }
-        self.log = open(log, "wb")
+        self.log = open(log, "wb")  # noqa: SIM115 (handed to the gateway process, closed in stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "serving.gateway", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=REPO,

@@ -37,7 +37,7 @@ class Process:
     def __init__(self, args: list[str], *, env: dict[str, str] | None, log: Path) -> None:
         self.args, self.log = args, log
         full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-        self._log_file = open(log, "wb")
+        self._log_file = open(log, "wb")  # noqa: SIM115 (handed to the child, closed on stop)
         self.proc = subprocess.Popen(
             [PYTHON, *args], cwd=REPO, env=full_env, stdout=self._log_file, stderr=subprocess.STDOUT
         )

@@ -1,5 +1,6 @@
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_a_crashed_replica_is_reported_and_replaced(backend, spec):
         p
         for p in marked_processes(spec.key)
         if f"CONTROLPLANE_REPLICA_ID={victim.id}".encode()
-        in open(f"/proc/{p}/environ", "rb").read().split(b"\0")
+        in Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
     )
     os.kill(pid, signal.SIGKILL)
 
