@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -14,19 +15,19 @@ from tests.factories.tenancy import MembershipFactory, UserFactory
 pytestmark = pytest.mark.browser
 
 
-def test_cost_dashboard_showback_chargeback_banner_and_downloads(live_server, page, output_dir, ledger_world):
+def test_cost_dashboard_showback_chargeback_banner_and_downloads(
+    live_server,
+    page,
+    output_dir,
+    ledger_world,  # noqa: F811 (fixture)
+):
     meter_day()
     alpha = ledger_world["alpha"]
     alpha.monthly_budget = Decimal(100)
     alpha.save()
-    budgets.budget_alerts_check(
-        team=alpha, now=datetime(2026, 3, 11, tzinfo=UTC)
-    )  # 73 %: 50 and forecast
-    MembershipFactory(
-        team=ledger_world["gamma"],
-        role=Role.FINANCE,
-        user=UserFactory(username="accountant", password="correct horse battery staple"),
-    )
+    budgets.budget_alerts_check(team=alpha, now=datetime(2026, 3, 11, tzinfo=UTC))  # 73 %: 50 and forecast
+    # Every team's costs are a platform-level view; a team's finance member sees its team only.
+    UserFactory(username="accountant", password="correct horse battery staple", is_superuser=True)
 
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("accountant")
@@ -51,7 +52,7 @@ def test_cost_dashboard_showback_chargeback_banner_and_downloads(live_server, pa
 
     with page.expect_download() as download:
         page.locator("#downloads a", has_text="CSV").first.click()
-    assert "alpha/chat" in open(download.value.path()).read()
+    assert "alpha/chat" in Path(download.value.path()).read_text()
     assert (output_dir / "cost-dashboard.png").stat().st_size > 10_000
 
 
