@@ -14,7 +14,7 @@ from billing.choices import CostCategory
 from billing.models import CostEntry
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import Membership, Team
-from controlplane.tenancy.permissions import Action, Role, role_allows
+from controlplane.tenancy.permissions import Action, role_allows
 
 IDLE_NAME = "__idle__"  # OpenCost's name for cost that belongs to no workload
 AGGREGATES = {
@@ -45,7 +45,9 @@ def cost_scope_for(*, user, token=None) -> CostScope:
         return CostScope(
             False, frozenset({token.team_id}) if role_allows(role, Action.COST_VIEW) else frozenset()
         )
-    if user.is_superuser or Membership.objects.filter(user=user, role=Role.FINANCE).exists():
+    # Only a platform-level grant sees every team's costs; a team's finance role is bounded by its
+    # team, since anyone can make a team and demote themself to finance in it.
+    if user.is_superuser:
         return CostScope(True, frozenset())
     roles = Membership.objects.filter(user=user).values_list("team_id", "role")
     return CostScope(False, frozenset(t for t, r in roles if role_allows(r, Action.COST_VIEW)))

@@ -15,23 +15,19 @@ from tests.factories.tenancy import MembershipFactory, UserFactory
 pytestmark = pytest.mark.browser
 
 
-# ledger_world is the imported fixture requested by name (pytest idiom, not a redefinition).
 def test_cost_dashboard_showback_chargeback_banner_and_downloads(
     live_server,
     page,
     output_dir,
-    ledger_world,  # noqa: F811
+    ledger_world,  # noqa: F811 (fixture)
 ):
     meter_day()
     alpha = ledger_world["alpha"]
     alpha.monthly_budget = Decimal(100)
     alpha.save()
     budgets.budget_alerts_check(team=alpha, now=datetime(2026, 3, 11, tzinfo=UTC))  # 73 %: 50 and forecast
-    MembershipFactory(
-        team=ledger_world["gamma"],
-        role=Role.FINANCE,
-        user=UserFactory(username="accountant", password="correct horse battery staple"),
-    )
+    # Every team's costs are a platform-level view; a team's finance member sees its team only.
+    UserFactory(username="accountant", password="correct horse battery staple", is_superuser=True)
 
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("accountant")

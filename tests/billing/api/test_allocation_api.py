@@ -29,10 +29,16 @@ def totals(response):
     return {name: round(a["totalCost"], 2) for name, a in body["data"][0].items()}
 
 
-def test_finance_of_any_team_sees_every_team(api_client, day):
+def test_finance_of_a_team_sees_that_team_only(api_client, day):
     accountant = MembershipFactory(
         team=day["gamma"], user=UserFactory(username="acc"), role=Role.FINANCE
     ).user
+    assert totals(get(api_client, accountant)) == {"gamma": 107.00}
+    assert totals(get(api_client, accountant, aggregate="deployment")) == {"gamma/vision": 107.00}
+
+
+def test_platform_admin_sees_every_team(api_client, day):
+    accountant = UserFactory(username="acc", is_superuser=True)
     assert totals(get(api_client, accountant)) == {"alpha": 72.75, "gamma": 107.00}
     assert totals(get(api_client, accountant, aggregate="deployment")) == {
         "alpha/chat": 72.75,
