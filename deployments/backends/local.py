@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -221,8 +222,17 @@ class LocalBackend:
         port = _free_port()
         folder = self._dir(spec.key)
         folder.mkdir(parents=True, exist_ok=True)
+        work = folder / replica_id
+        work.mkdir(mode=0o700, exist_ok=True)
+        # A replica is untrusted code: it gets an environment the platform builds, never os.environ
+        # (which holds the secret key, database and broker URLs, the gateway secret, cloud credentials).
         env = {
-            **os.environ,
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": str(work),
+            "TMPDIR": str(work),
+            "PYTHONPATH": str(_project_root()),  # only so `-m serving.server` imports; not member-settable
+            "SERVING_LOG_LEVEL": os.environ.get("SERVING_LOG_LEVEL", "warning"),
             **dict(spec.env),
             MARKER: self._marker(spec.key),
             "CONTROLPLANE_REPLICA_ID": replica_id,
@@ -256,7 +266,7 @@ class LocalBackend:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                cwd=_project_root(),
+                cwd=work,  # a folder of its own, not the project folder
             )
         self._record(
             spec.key, _Process(process.pid, replica_id, spec.revision, port, time.time(), spec.template_hash)
@@ -291,6 +301,7 @@ class LocalBackend:
         tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:] if log.exists() else []
         for suffix in (".json", ".draining", ".log"):
             (folder / f"{replica_id}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(folder / replica_id, ignore_errors=True)  # the replica's private working folder
         if drained:
             return None
         detail = ("\n" + "\n".join(tail)) if tail else ""

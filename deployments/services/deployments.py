@@ -14,6 +14,7 @@ from controlplane.tenancy.services import audit_record
 from deployments.choices import ArtifactFormat, ArtifactStatus, DeploymentStatus, DesiredState, ScalingMetric
 from deployments.models import Deployment, Event, ModelArtifact, Revision, Target
 from deployments.models.deployments import DEPLOYMENT_NAME_VALIDATOR
+from deployments.services.env import env_validate
 
 RUNTIMES = {ArtifactFormat.ONNX: "onnxruntime", ArtifactFormat.HUGGINGFACE: "transformers"}
 SPEC_FIELDS = (
@@ -102,10 +103,7 @@ def _validate_spec(*, team: Team, target: Target, spec: dict, deployment: Deploy
         _fail(f"Unknown scaling metric {spec['scaling_metric']!r}; use concurrency or rps.", "scaling_metric")
     if spec["scaling_target"] <= 0:
         _fail("The scaling target must be above zero.", "scaling_target")
-    if not isinstance(spec["env"], dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in spec["env"].items()
-    ):
-        _fail("Environment variables are a mapping of names to string values.", "env")
+    env_validate(spec["env"])
     gpu_type, gpu_count = spec["gpu_type"], spec["gpu_count"]
     if gpu_type:
         offered = target.gpu_inventory.get(gpu_type, 0)
