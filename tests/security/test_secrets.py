@@ -25,3 +25,31 @@ def test_secret_name_is_unique_per_team(team):
     TeamSecret.objects.create(team=team, name="A_KEY", encrypted_value="x")
     with pytest.raises(IntegrityError):
         TeamSecret.objects.create(team=team, name="A_KEY", encrypted_value="y")
+
+
+@pytest.mark.django_db
+def test_set_rotate_delete_audit_names_never_values(team, members):
+    from controlplane.tenancy.models import AuditEvent
+    from deployments.services.secrets import secret_delete, secret_set
+
+    owner = members["owner"]
+    first, second = secrets.token_hex(16), secrets.token_hex(16)
+    secret_set(team=team, name="HF_TOKEN", value=first, actor=owner)
+    secret = secret_set(team=team, name="HF_TOKEN", value=second, actor=owner)
+    assert secret.reveal() == second
+    secret_delete(secret=secret, actor=owner)
+    rows = list(AuditEvent.objects.filter(resource_type="secret").order_by("seq"))
+    assert [r.action for r in rows] == ["secret.create", "secret.rotate", "secret.delete"]
+    dumped = repr([(r.parameters, r.error, r.resource_id) for r in rows])
+    assert first not in dumped and second not in dumped
+
+
+@pytest.mark.django_db
+def test_bad_name_is_a_field_error(team, members):
+    from django.core.exceptions import ValidationError
+
+    from deployments.services.secrets import secret_set
+
+    with pytest.raises(ValidationError) as exc:
+        secret_set(team=team, name="hf-token", value="x", actor=members["owner"])
+    assert "name" in exc.value.message_dict
