@@ -53,3 +53,23 @@ def test_bad_name_is_a_field_error(team, members):
     with pytest.raises(ValidationError) as exc:
         secret_set(team=team, name="hf-token", value="x", actor=members["owner"])
     assert "name" in exc.value.message_dict
+
+
+@pytest.mark.django_db
+def test_api_is_write_only_and_viewer_cannot_set(team, members, api_client):
+    value = secrets.token_hex(16)
+    api_client.force_authenticate(members["owner"])
+    url = f"/api/v1/teams/{team.slug}/secrets/"
+    created = api_client.post(url, {"name": "HF_TOKEN", "value": value}, format="json")
+    assert created.status_code == 201, created.content
+    rotated = api_client.put(f"{url}HF_TOKEN/", {"value": secrets.token_hex(8)}, format="json")
+    assert rotated.status_code == 200
+    api_client.force_authenticate(members["viewer"])
+    listed = api_client.get(url)
+    assert listed.status_code == 200 and "HF_TOKEN" in listed.content.decode()
+    assert api_client.post(url, {"name": "X", "value": "y"}, format="json").status_code == 403
+    assert api_client.delete(f"{url}HF_TOKEN/").status_code == 403
+    for response in (created, rotated, listed):
+        assert value not in response.content.decode()
+    api_client.force_authenticate(members["outsider"])
+    assert api_client.get(url).status_code == 404
