@@ -73,3 +73,32 @@ def test_api_is_write_only_and_viewer_cannot_set(team, members, api_client):
         assert value not in response.content.decode()
     api_client.force_authenticate(members["outsider"])
     assert api_client.get(url).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cli_sets_lists_deletes_and_never_prints_the_value(live_server, team, members, make_token, tmp_path):
+    import io
+
+    from deployments import cli
+
+    value = secrets.token_hex(16)
+    _, token = make_token(members["owner"], team)
+    source = tmp_path / "token.txt"
+    source.write_text(value + "\n")
+
+    def run(*argv):
+        out, err = io.StringIO(), io.StringIO()
+        code = cli.main(
+            ["--url", live_server.url, "--token", token, "--team", team.slug, *argv], out=out, err=err
+        )
+        return code, out.getvalue() + err.getvalue()
+
+    results = [
+        run("secrets", "set", "HF_TOKEN", "--from-file", str(source)),
+        run("secrets", "list"),
+        run("secrets", "delete", "HF_TOKEN"),
+    ]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    assert "HF_TOKEN" in results[1][1]
+    assert all(value not in text for _, text in results)
+    assert not TeamSecret.objects.filter(team=team).exists()
