@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from deployments.masking import mask_env
 from deployments.models import Deployment, Event, Revision, Target
 
 
@@ -32,6 +33,11 @@ class RevisionOutput(serializers.ModelSerializer):
             "reason",
             "created_at",
         ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["env"] = mask_env(data.get("env"))
+        return data
 
     def get_model(self, obj) -> dict:
         return {

@@ -102,3 +102,10 @@ def test_cli_sets_lists_deletes_and_never_prints_the_value(live_server, team, me
     assert "HF_TOKEN" in results[1][1]
     assert all(value not in text for _, text in results)
     assert not TeamSecret.objects.filter(team=team).exists()
+
+
+def test_env_values_under_secret_ish_names_are_masked_and_refs_show_names():
+    from deployments.masking import mask_env
+
+    masked = mask_env({"HF_TOKEN": "hf_x", "API_KEY": "k", "LOG_LEVEL": "info", "T": {"secretRef": "HF"}})
+    assert masked == {"HF_TOKEN": "***", "API_KEY": "***", "LOG_LEVEL": "info", "T": {"secretRef": "HF"}}

@@ -1,0 +1,19 @@
+"""What a deployment's env looks like to readers. Rule: a value under a name that contains TOKEN, KEY,
+SECRET, PASSWORD, CREDENTIAL (or PASS, AUTH) is write-only for every role, and a secretRef shows
+only the secret's name. Values that need protecting belong in team secrets."""
+
+import re
+
+SECRET_ISH_NAME = re.compile(r"TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH", re.I)
+MASK = "***"
+
+
+def mask_env(env):
+    if not isinstance(env, dict):
+        return env
+    return {
+        name: value
+        if isinstance(value, dict) and set(value) == {"secretRef"}
+        else (MASK if SECRET_ISH_NAME.search(str(name)) else value)
+        for name, value in env.items()
+    }
