@@ -17,3 +17,12 @@ def mask_env(env):
         else (MASK if SECRET_ISH_NAME.search(str(name)) else value)
         for name, value in env.items()
     }
+
+
+def mask_env_in(data):
+    """Event data may nest an env (a change's before/after): mask every mapping under an `env` key."""
+    if isinstance(data, dict):
+        return {k: mask_env(v) if k == "env" else mask_env_in(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [mask_env_in(v) for v in data]
+    return data

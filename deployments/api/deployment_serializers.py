@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from deployments.masking import mask_env
+from deployments.masking import mask_env, mask_env_in
 from deployments.models import Deployment, Event, Revision, Target
 
 
@@ -52,6 +52,11 @@ class EventOutput(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["created_at", "kind", "message", "actor", "data"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["data"] = mask_env_in(data.get("data"))
+        return data
 
 
 class DeploymentOutput(serializers.ModelSerializer):

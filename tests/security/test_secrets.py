@@ -109,3 +109,13 @@ def test_env_values_under_secret_ish_names_are_masked_and_refs_show_names():
 
     masked = mask_env({"HF_TOKEN": "hf_x", "API_KEY": "k", "LOG_LEVEL": "info", "T": {"secretRef": "HF"}})
     assert masked == {"HF_TOKEN": "***", "API_KEY": "***", "LOG_LEVEL": "info", "T": {"secretRef": "HF"}}
+
+
+def test_nested_env_in_event_data_is_masked():
+    from deployments.masking import mask_env_in
+
+    data = {"changes": {"env": {"HF_TOKEN": "v", "X": "1"}}, "items": [{"env": {"DB_PASSWORD": "p"}}]}
+    assert mask_env_in(data) == {
+        "changes": {"env": {"HF_TOKEN": "***", "X": "1"}},
+        "items": [{"env": {"DB_PASSWORD": "***"}}],
+    }
