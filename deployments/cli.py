@@ -427,6 +427,30 @@ def cmd_rollout_status(api: Api, args, out) -> int:
         time.sleep(min(args.interval, max(deadline - time.monotonic(), 0)))
 
 
+# ---- secrets: values go in (stdin or a file) and never come out ----
+
+
+def cmd_secrets(api: Api, args, out) -> int:
+    team = _team(api, args)
+    if args.secrets_command == "list":
+        for s in api.call("GET", f"/teams/{team}/secrets/"):
+            print(f"{s['name']}   updated {s['updated_at']} by {s['updated_by'] or '-'}", file=out)
+        return 0
+    if args.secrets_command == "delete":
+        api.call("DELETE", f"/teams/{team}/secrets/{args.name}/")
+        print(f"secret {args.name} deleted", file=out)
+        return 0
+    if args.from_file:
+        with open(args.from_file, encoding="utf-8") as f:
+            value = f.read()
+    else:
+        value = sys.stdin.read()
+    value = value.removesuffix("\n")  # `echo $TOKEN |` adds one; a value's own newlines stay
+    api.call("PUT", f"/teams/{team}/secrets/{args.name}/", body={"value": value})
+    print(f"secret {args.name} set; deployments that use it roll to a new revision", file=out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="controlplane", description="Deployments on the control plane, from a terminal or CI."
@@ -471,6 +495,16 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--timeout", type=float, default=300, help="seconds (default %(default)s)")
     status.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
     status.set_defaults(run=cmd_rollout_status)
+
+    secrets_parser = commands.add_parser("secrets", help="team secrets (values are write-only)")
+    secrets_commands = secrets_parser.add_subparsers(dest="secrets_command", required=True)
+    secrets_commands.add_parser("list", help="names and last change")
+    set_ = secrets_commands.add_parser("set", help="set NAME from standard input or --from-file")
+    set_.add_argument("name")
+    set_.add_argument("--from-file", help="read the value from this file instead of standard input")
+    delete_secret = secrets_commands.add_parser("delete", help="delete a secret")
+    delete_secret.add_argument("name")
+    secrets_parser.set_defaults(run=cmd_secrets)
     return parser
 
 

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from deployments.masking import mask_env, mask_env_in
 from deployments.models import Deployment, Event, Revision, Target
 
 
@@ -33,6 +34,11 @@ class RevisionOutput(serializers.ModelSerializer):
             "created_at",
         ]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["env"] = mask_env(data.get("env"))
+        return data
+
     def get_model(self, obj) -> dict:
         return {
             "id": obj.artifact_id,
@@ -46,6 +52,11 @@ class EventOutput(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["created_at", "kind", "message", "actor", "data"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["data"] = mask_env_in(data.get("data"))
+        return data
 
 
 class DeploymentOutput(serializers.ModelSerializer):

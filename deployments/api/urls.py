@@ -80,3 +80,10 @@ urlpatterns += [
         name="deployment-manifests-yaml",
     ),
 ]
+
+from . import secret_views as sv  # noqa: E402
+
+urlpatterns += [
+    path("teams/<slug:slug>/secrets/", sv.SecretsApi.as_view(), name="secrets"),
+    path("teams/<slug:slug>/secrets/<str:name>/", sv.SecretDetailApi.as_view(), name="secret-detail"),
+]

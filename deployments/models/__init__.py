@@ -1,5 +1,6 @@
 from .artifacts import ArtifactFile, ModelArtifact, RegistryPolicy, UploadSession
 from .deployments import Deployment, Event, ReplicaInterval, Revision
+from .secrets import TeamSecret
 from .targets import Target
 
 __all__ = [
@@ -11,5 +12,6 @@ __all__ = [
     "ReplicaInterval",
     "Revision",
     "Target",
+    "TeamSecret",
     "UploadSession",
 ]

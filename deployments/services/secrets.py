@@ -1,0 +1,53 @@
+"""Team secrets: set (create or rotate) and delete. Values are write-only; the audit row holds the
+name and whether it was created or rotated, never the value."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from controlplane.tenancy.services import audit_record
+from deployments.models import TeamSecret
+from deployments.models.secrets import SECRET_NAME_VALIDATOR
+
+MAX_SECRET_BYTES = 64 * 1024  # a Kubernetes Secret holds at most 1 MiB; tokens are far smaller
+
+
+@transaction.atomic
+def secret_set(*, team, name: str, value: str, actor) -> TeamSecret:
+    try:
+        SECRET_NAME_VALIDATOR(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from exc
+    if value == "":
+        raise ValidationError({"value": ["A secret needs a value."]})
+    if len(value.encode()) > MAX_SECRET_BYTES:
+        raise ValidationError({"value": [f"At most {MAX_SECRET_BYTES} bytes."]})
+    secret = TeamSecret.objects.select_for_update().filter(team=team, name=name).first()
+    created = secret is None
+    if created:
+        secret = TeamSecret(team=team, name=name)
+    secret.set_value(value)
+    secret.updated_by = actor
+    secret.save()
+    audit_record(
+        actor=actor,
+        action="secret.create" if created else "secret.rotate",
+        resource_type="secret",
+        resource_id=name,
+        team=team,
+        parameters={"name": name},
+    )
+    return secret
+
+
+@transaction.atomic
+def secret_delete(*, secret: TeamSecret, actor) -> None:
+    team, name = secret.team, secret.name
+    secret.delete()
+    audit_record(
+        actor=actor,
+        action="secret.delete",
+        resource_type="secret",
+        resource_id=name,
+        team=team,
+        parameters={"name": name},
+    )
