@@ -170,11 +170,19 @@ class Introspector:
         self._cache[key] = (time.monotonic() + self._ttl, info)
         return info
 
+    async def _post(self, token: str) -> httpx.Response:
+        kwargs = {"json": {"token": token}, "headers": self._headers, "timeout": 5.0}
+        try:
+            return await self._client.post(self._url, **kwargs)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            # A pooled keep-alive connection the web server closed just as we reused it
+            # (gunicorn's keep-alive race). Introspection is read-only, so one retry on a
+            # fresh connection is safe and turns that race into no error at all.
+            return await self._client.post(self._url, **kwargs)
+
     async def _ask(self, token: str) -> TokenInfo:
         try:
-            response = await self._client.post(
-                self._url, json={"token": token}, headers=self._headers, timeout=5.0
-            )
+            response = await self._post(token)
         except httpx.HTTPError as exc:
             logger.warning("serving.auth.introspect_failed", extra={"error": repr(exc)})
             raise ApiError(

@@ -41,6 +41,10 @@ class Command(BaseCommand):
                 "-",
                 "--graceful-timeout",
                 "5",
+                # Longer than the gateway's idle pooled connections live (httpx's keepalive_expiry,
+                # 5 s by default), so the web server is not the side that closes an idle one.
+                "--keep-alive",
+                "75",
             ],
             "worker": [
                 python,
@@ -117,8 +121,8 @@ class Command(BaseCommand):
         replicas = _replica_processes()
         if replicas:
             self.stdout.write(
-                f"{replicas} model-server replica(s) keep running so deployments stay up; the next start adopts "
-                "them. Stop a deployment (console or API) to stop its replicas."
+                f"{replicas} model-server replica(s) keep running so deployments stay up; "
+                "the next start adopts them. Stop a deployment (console or API) to stop its replicas."
             )
 
 
