@@ -13,7 +13,10 @@ few seconds::
 
 Answers (active or not) are cached for ``GATEWAY_AUTH_CACHE_SECONDS`` (default 2 s), so a
 revoked token stops working within that time plus one round trip, well inside 5 s. Concurrent
-requests with the same uncached token share one introspection call. Tokens are cached under
+requests with the same uncached token share one introspection call. While the control plane
+cannot be reached at all, a token it allowed keeps working for ``STALE_SECONDS`` (60 s) past its
+cache time; a denial is never extended, and any answer from a reachable control plane replaces
+the cached one. Tokens are cached under
 their SHA-256, never in clear.
 """
 
@@ -35,6 +38,16 @@ logger = logging.getLogger("serving.auth")
 INTROSPECT_PATH = "/api/v1/auth/introspect"
 INVOKE_SCOPE = "invoke"
 _CACHE_LIMIT = 50_000  # distinct tokens remembered before expired entries are swept
+# How long past its cache time an allowed token keeps working while the control plane cannot be
+# reached at all. A reachable control plane always wins: its answer replaces the entry at once.
+STALE_SECONDS = 60.0
+
+
+class _Unreachable(Exception):
+    """The control plane did not answer (connection refused, reset, timeout)."""
+
+    def __init__(self, error: ApiError) -> None:
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +149,27 @@ class Introspector:
     """Cached, single-flight token introspection against the control plane."""
 
     def __init__(
-        self, client: httpx.AsyncClient, *, controlplane_url: str, shared_secret: str, cache_seconds: float
+        self,
+        client: httpx.AsyncClient,
+        *,
+        controlplane_url: str,
+        shared_secret: str,
+        cache_seconds: float,
+        stale_seconds: float = STALE_SECONDS,
+        clock=time.monotonic,
     ) -> None:
         self._client = client
         self._url = controlplane_url.rstrip("/") + INTROSPECT_PATH
         self._headers = {"X-Gateway-Secret": shared_secret}
         self._ttl = cache_seconds
+        self._stale = stale_seconds
+        self._clock = clock
         self._cache: dict[bytes, tuple[float, TokenInfo]] = {}
         self._inflight: dict[bytes, asyncio.Future] = {}
 
     async def introspect(self, token: str) -> TokenInfo:
         key = hashlib.sha256(token.encode()).digest()
-        now = time.monotonic()
+        now = self._clock()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
@@ -158,6 +180,14 @@ class Introspector:
         self._inflight[key] = future
         try:
             info = await self._ask(token)
+        except _Unreachable as exc:
+            # Control plane down: keep serving a token it allowed recently, for a bounded time.
+            if cached is not None and cached[1].active and now < cached[0] + self._stale:
+                future.set_result(cached[1])
+                return cached[1]
+            future.set_exception(exc.error)
+            future.exception()
+            raise exc.error from None
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, nobody else has to
@@ -167,21 +197,31 @@ class Introspector:
         future.set_result(info)
         if len(self._cache) >= _CACHE_LIMIT:
             self._sweep(now)
-        self._cache[key] = (time.monotonic() + self._ttl, info)
+        self._cache[key] = (self._clock() + self._ttl, info)
         return info
+
+    async def _post(self, token: str) -> httpx.Response:
+        kwargs = {"json": {"token": token}, "headers": self._headers, "timeout": 5.0}
+        try:
+            return await self._client.post(self._url, **kwargs)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            # A pooled keep-alive connection the web server closed just as we reused it
+            # (gunicorn's keep-alive race). Introspection is read-only, so one retry on a
+            # fresh connection is safe and turns that race into no error at all.
+            return await self._client.post(self._url, **kwargs)
 
     async def _ask(self, token: str) -> TokenInfo:
         try:
-            response = await self._client.post(
-                self._url, json={"token": token}, headers=self._headers, timeout=5.0
-            )
+            response = await self._post(token)
         except httpx.HTTPError as exc:
             logger.warning("serving.auth.introspect_failed", extra={"error": repr(exc)})
-            raise ApiError(
-                503,
-                "auth_unavailable",
-                "the control plane could not be reached to check the token",
-                headers={"Retry-After": "2"},
+            raise _Unreachable(
+                ApiError(
+                    503,
+                    "auth_unavailable",
+                    "the control plane could not be reached to check the token",
+                    headers={"Retry-After": "2"},
+                )
             ) from None
         if response.status_code != 200:
             logger.warning("serving.auth.introspect_status", extra={"status": response.status_code})
@@ -197,7 +237,7 @@ class Introspector:
             return INACTIVE
 
     def _sweep(self, now: float) -> None:
-        for key in [k for k, (expiry, _) in self._cache.items() if expiry <= now]:
+        for key in [k for k, (expiry, _) in self._cache.items() if expiry + self._stale <= now]:
             del self._cache[key]
         if len(self._cache) >= _CACHE_LIMIT:  # all still fresh: drop everything rather than grow
             self._cache.clear()

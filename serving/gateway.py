@@ -136,7 +136,11 @@ class Gateway:
         # the whole budget the gateway has. Control-plane calls are rare and stay on httpx.
         self.upstream: aiohttp.ClientSession | None = None
         # trust_env=False: an HTTP_PROXY meant for the outside world must never see our traffic.
-        self.controlplane = httpx.AsyncClient(trust_env=False, timeout=httpx.Timeout(5.0))
+        # Idle pooled connections are dropped after 5 s, well before gunicorn's 75 s keep-alive
+        # (controlplane/tenancy/management/commands/serve.py), so the gateway closes first.
+        self.controlplane = httpx.AsyncClient(
+            trust_env=False, timeout=httpx.Timeout(5.0), limits=httpx.Limits(keepalive_expiry=5.0)
+        )
         self.introspector = Introspector(
             self.controlplane,
             controlplane_url=settings.controlplane_url,

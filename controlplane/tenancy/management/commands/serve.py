@@ -25,6 +25,10 @@ class Command(BaseCommand):
         # The gateway (serving/) calls back into this web server for token introspection and
         # wake-ups; the secret and the store it finds on its own (var/ or REDIS_URL).
         os.environ.setdefault("CONTROLPLANE_URL", f"http://{bind}")
+        # Runtime files of this installation live in its own var/run/: gunicorn's default control
+        # socket is ~/.gunicorn/gunicorn.ctl, shared by (and deleted by) every install on the host.
+        run_dir = settings.VAR_DIR / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
         programs = {
             "web": [
                 python,
@@ -41,6 +45,14 @@ class Command(BaseCommand):
                 "-",
                 "--graceful-timeout",
                 "5",
+                # Longer than the gateway's idle pooled connections live (httpx's keepalive_expiry,
+                # 5 s by default), so the web server is not the side that closes an idle one.
+                "--keep-alive",
+                "75",
+                "--control-socket",
+                str(run_dir / "gunicorn.ctl"),
+                "--pid",
+                str(run_dir / "gunicorn.pid"),
             ],
             "worker": [
                 python,
@@ -117,8 +129,8 @@ class Command(BaseCommand):
         replicas = _replica_processes()
         if replicas:
             self.stdout.write(
-                f"{replicas} model-server replica(s) keep running so deployments stay up; the next start adopts "
-                "them. Stop a deployment (console or API) to stop its replicas."
+                f"{replicas} model-server replica(s) keep running so deployments stay up; "
+                "the next start adopts them. Stop a deployment (console or API) to stop its replicas."
             )
 
 
