@@ -1,0 +1,343 @@
+"""render_manifests: what apply sends, pure, so "Show YAML" is what the cluster gets."""
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+
+from ..base import DeploymentSpec, PermanentBackendError
+from .settings import (
+    ALLOW_POLICY,
+    DEFAULT_FETCH,
+    DEFAULT_METRICS,
+    DENY_POLICY,
+    GPU_RESOURCE,
+    L_COST_CENTRE,
+    L_DEPLOYMENT,
+    L_KEY,
+    L_REVISION,
+    L_TEAM,
+    L_TEMPLATE,
+    MANAGED_BY,
+    MANAGER,
+    MODEL_DIR,
+    QUOTA,
+    KubeSettings,
+)
+
+
+def _label_value(value: str) -> str:
+    """Any text as a label value: [A-Za-z0-9._-], at most 63, alphanumeric at both ends."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", value)[:63].strip("-._")
+
+
+def _quantity(value: float) -> str:
+    """A metric target as a Kubernetes quantity: 4 -> "4", 2.5 -> "2500m"."""
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{math.ceil(value * 1000)}m"
+
+
+def _labels(spec: DeploymentSpec, extra: Mapping) -> dict:
+    labels = {
+        MANAGED_BY: MANAGER,
+        L_TEAM: spec.team,
+        L_DEPLOYMENT: spec.deployment,
+        L_KEY: spec.key,
+        L_REVISION: str(spec.revision),
+    }
+    if extra.get("cost-centre"):
+        labels[L_COST_CENTRE] = _label_value(extra["cost-centre"])
+    return labels
+
+
+def _meta(name: str, namespace: str, labels: Mapping, annotations: Mapping | None = None) -> dict:
+    meta = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def _fill(values: Iterable[str], ctx: Mapping) -> list[str]:
+    return [str(v).format(**ctx) for v in values]
+
+
+def render_team_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
+    """The team's namespace and what guards it: quota and network policies."""
+    extra = dict(spec.labels)
+    ns = ks.namespace(spec.team)
+    ns_labels = {MANAGED_BY: MANAGER, L_TEAM: spec.team}
+    if extra.get("cost-centre"):
+        ns_labels[L_COST_CENTRE] = _label_value(extra["cost-centre"])
+    objects: list[dict] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": ns_labels}}
+    ]
+    quota = ks.gpu_quota(spec.team, extra)
+    if quota is not None:
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": _meta(QUOTA, ns, ns_labels),
+                "spec": {"hard": {f"requests.{GPU_RESOURCE}": str(quota)}},
+            }
+        )
+    objects.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(DENY_POLICY, ns, ns_labels),
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+    )
+    if ks.routing == "ingress":
+        peer = {
+            "namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": ks.ingress_controller_namespace}
+            }
+        }
+    else:
+        peer = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ks.gateway_namespace}},
+            "podSelector": {"matchLabels": dict(ks.gateway_pod_labels)},
+        }
+    objects.append(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta(ALLOW_POLICY, ns, ns_labels),
+            "spec": {
+                "podSelector": {"matchLabels": {MANAGED_BY: MANAGER}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [peer]}],
+            },
+        }
+    )
+    return objects
+
+
+def _autoscaled(spec: DeploymentSpec) -> bool:
+    """The HPA owns the replica count when it may vary, the deployment is not scaled to zero, and
+    no user pinned the count (the reconciler's "replicas-pinned" label)."""
+    pinned = dict(spec.labels).get("replicas-pinned") == "true"
+    return spec.replicas > 0 and spec.max_replicas > max(spec.min_replicas, 1) and not pinned
+
+
+def _hpa_metric(spec: DeploymentSpec, ks: KubeSettings) -> dict:
+    if spec.scaling_metric == "cpu":
+        return {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": max(1, int(spec.scaling_target))},
+            },
+        }
+    metrics = {**DEFAULT_METRICS, **ks.pods_metrics}
+    if spec.scaling_metric not in metrics:
+        raise PermanentBackendError(
+            f"scaling_metric: {spec.scaling_metric!r} has no metric on this target "
+            f"(pods_metrics has {sorted(metrics)})."
+        )
+    return {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": metrics[spec.scaling_metric]},
+            "target": {"type": "AverageValue", "averageValue": _quantity(spec.scaling_target)},
+        },
+    }
+
+
+def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
+    """The deployment's own objects, in apply order."""
+    if not spec.model_path.startswith("s3://"):
+        raise PermanentBackendError(
+            f"model_path: {spec.model_path!r} is not in S3; a Kubernetes target fetches models "
+            "from the artifact store, so set ARTIFACT_S3_BUCKET and register the model there."
+        )
+    if spec.gpu_count and not spec.gpu_type:
+        raise PermanentBackendError("gpu_type: a GPU count needs a GPU type.")
+    for name in ("scale_up_window_s", "scale_down_window_s"):
+        if not 0 <= getattr(spec, name) <= 3600:
+            raise PermanentBackendError(f"{name}: Kubernetes allows 0 to 3600 seconds.")
+    extra = dict(spec.labels)
+    ns, name = ks.namespace(spec.team), spec.deployment
+    labels = _labels(spec, extra)
+    pod_labels = {k: v for k, v in labels.items() if k != L_REVISION} | {L_TEMPLATE: spec.template_hash}
+    selector = {MANAGED_BY: MANAGER, L_KEY: spec.key}
+    runtime = ks.runtime(spec.model_format, spec.gpu_type)
+    port = int(runtime["port"])
+    ctx = {
+        "model_dir": f"{MODEL_DIR}/model",
+        "model_name": spec.model_name,
+        "port": port,
+        "gpu_count": max(spec.gpu_count, 1),
+        "deployment": spec.deployment,
+        "team": spec.team,
+    }
+    annotations = {
+        "controlplane.io/model-sha256": spec.model_sha256,
+        "controlplane.io/model-uri": spec.model_path,
+    }
+    if extra.get("cost-centre"):
+        annotations["controlplane.io/cost-centre"] = extra["cost-centre"]
+
+    fetch = {**DEFAULT_FETCH, **ks.model_fetch}
+    cache_dir = f"{MODEL_DIR}/model"
+    if ks.model_cache_pvc:  # a shared cache: one folder per model content
+        cache_dir = f"{MODEL_DIR}/{spec.model_sha256[:16] or spec.key}"
+        ctx["model_dir"] = cache_dir
+    fetch_env = [
+        {"name": "SOURCE", "value": spec.model_path.rstrip("/") + "/"},
+        {"name": "DEST", "value": cache_dir},
+    ]
+    if ks.s3_endpoint_url:
+        fetch_env.append({"name": "AWS_ENDPOINT_URL", "value": ks.s3_endpoint_url})
+    init = {
+        "name": "fetch-model",
+        "image": fetch["image"],
+        "command": ["/bin/sh", "-c", fetch["script"]],
+        "env": fetch_env,
+        "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR}],
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
+    }
+    if ks.model_fetch_secret:
+        init["envFrom"] = [{"secretRef": {"name": ks.model_fetch_secret}}]
+    volume = (
+        {"name": "models", "persistentVolumeClaim": {"claimName": ks.model_cache_pvc}}
+        if ks.model_cache_pvc
+        else {"name": "models", "emptyDir": {"sizeLimit": ks.model_cache_size}}
+    )
+
+    resources: dict = {"requests": {"cpu": ks.cpu_request, "memory": ks.memory_request}}
+    if ks.memory_limit:
+        resources["limits"] = {"memory": ks.memory_limit}
+    if spec.gpu_count:
+        resources.setdefault("limits", {})[GPU_RESOURCE] = str(spec.gpu_count)
+    container = {
+        "name": "model-server",
+        "image": runtime["image"],
+        "args": _fill(runtime.get("args", []), ctx),
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "env": [{"name": k, "value": str(v)} for k, v in spec.env],
+        "resources": resources,
+        "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR, "readOnly": True}],
+        # Startup covers a slow model load; liveness restarts a hung server; readiness gates traffic.
+        "startupProbe": {
+            "httpGet": {"path": runtime["live_path"], "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": max(1, ks.startup_timeout_s // 10),
+        },
+        "livenessProbe": {
+            "httpGet": {"path": runtime["live_path"], "port": "http"},
+            "periodSeconds": 15,
+            "timeoutSeconds": 5,
+            "failureThreshold": 4,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": runtime["ready_path"], "port": "http"},
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 3,
+        },
+    }
+    if runtime.get("command"):
+        container["command"] = list(runtime["command"])
+    pod_spec: dict = {
+        "initContainers": [init],
+        "containers": [container],
+        "volumes": [volume],
+        "terminationGracePeriodSeconds": 60,
+    }
+    if spec.gpu_type:
+        pod_spec["nodeSelector"] = {ks.gpu_product_label: ks.gpu_products.get(spec.gpu_type, spec.gpu_type)}
+        pod_spec["tolerations"] = [dict(t) for t in ks.tolerations]
+
+    deployment_spec: dict = {
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "progressDeadlineSeconds": ks.progress_deadline_s,
+        "revisionHistoryLimit": 5,
+        "template": {"metadata": {"labels": pod_labels, "annotations": annotations}, "spec": pod_spec},
+    }
+    if not _autoscaled(spec):  # otherwise the field is the HPA's, and applying it would fight it
+        deployment_spec["replicas"] = spec.replicas
+    objects = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(name, ns, labels),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector,
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta(name, ns, labels | {L_TEMPLATE: spec.template_hash}, annotations),
+            "spec": deployment_spec,
+        },
+    ]
+    if _autoscaled(spec):
+        objects.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": _meta(name, ns, labels),
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                    "minReplicas": max(spec.min_replicas, 1),
+                    "maxReplicas": spec.max_replicas,
+                    "metrics": [_hpa_metric(spec, ks)],
+                    "behavior": {
+                        "scaleUp": {"stabilizationWindowSeconds": spec.scale_up_window_s},
+                        "scaleDown": {"stabilizationWindowSeconds": spec.scale_down_window_s},
+                    },
+                },
+            }
+        )
+    if spec.min_replicas >= 2 and spec.replicas > 0:
+        objects.append(
+            {
+                "apiVersion": "policy/v1",
+                "kind": "PodDisruptionBudget",
+                "metadata": _meta(name, ns, labels),
+                "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+            }
+        )
+    if ks.routing == "ingress":
+        host = ks.host(spec.team, spec.deployment)
+        ingress_spec: dict = {
+            "ingressClassName": ks.ingress_class,
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        }
+        if ks.ingress_tls_secret:
+            ingress_spec["tls"] = [{"hosts": [host], "secretName": ks.ingress_tls_secret}]
+        objects.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": _meta(name, ns, labels),
+                "spec": ingress_spec,
+            }
+        )
+    return objects
+
+
+def render_manifests(spec: DeploymentSpec, settings: Mapping) -> list[dict]:
+    """Every object `apply(spec)` sends, in order: the exact "Show YAML" of a deployment."""
+    ks = KubeSettings.from_settings(settings)
+    return render_team_manifests(spec, ks) + render_deployment_manifests(spec, ks)
