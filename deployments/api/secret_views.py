@@ -21,6 +21,8 @@ class SecretOutput(serializers.Serializer):
 
 class SecretsApi(TeamScopedApiMixin, APIView):
     role_map = {"GET": Action.TEAM_VIEW, "POST": Action.TEAM_UPDATE}
+    audit_actions = {"POST": "secret.create"}
+    audit_resource = "secret"
 
     @extend_schema_serializer(component_name="SecretSetInput")
     class InputSerializer(serializers.Serializer):
@@ -44,6 +46,8 @@ class SecretsApi(TeamScopedApiMixin, APIView):
 
 class SecretDetailApi(TeamScopedApiMixin, APIView):
     role_map = {"PUT": Action.TEAM_UPDATE, "DELETE": Action.TEAM_UPDATE}
+    audit_actions = {"PUT": "secret.rotate", "DELETE": "secret.delete"}
+    audit_resource = "secret"
 
     @extend_schema_serializer(component_name="SecretValueInput")
     class InputSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from controlplane.tenancy.models import AuditEvent, AuditResult, Membership
 from controlplane.tenancy.permissions import Role
+from deployments.services.secrets import secret_set
 from tests.factories.tenancy import MembershipFactory, UserFactory
 
 MUTATING = {"post", "put", "patch", "delete"}
@@ -28,6 +29,7 @@ def world(team, members, make_token):
     victim = MembershipFactory(team=team, user=UserFactory(username="victim"), role=Role.VIEWER)
     UserFactory(username="newcomer")
     token, _ = make_token(members["owner"], team)
+    secret_set(team=team, name="HF_TOKEN", value="s3cr3t-value", actor=members["owner"])
     return {"team": team, "victim": victim, "token": token}
 
 
@@ -61,11 +63,25 @@ CASES = {
         {"name": "ci", "scopes": ["root"]},
     ),
     ("delete", "/api/v1/teams/{slug}/tokens/{id}/"): ({"id": "token"}, None, "token.revoke", None),
+    ("post", "/api/v1/teams/{slug}/secrets/"): (
+        {},
+        {"name": "DB_PASSWORD", "value": "hunter2"},
+        "secret.create",
+        {"name": "DB_PASSWORD", "value": ""},
+    ),
+    ("put", "/api/v1/teams/{slug}/secrets/{name}/"): (
+        {},
+        {"value": "rotated"},
+        "secret.rotate",
+        {"value": ""},
+    ),
+    ("delete", "/api/v1/teams/{slug}/secrets/{name}/"): ({}, None, "secret.delete", None),
 }
 
 
 def _url(path: str, args: dict, world) -> str:
     ids = {"victim": world["victim"].pk, "token": world["token"].pk}
+    path = path.replace("{name}", "HF_TOKEN")
     return path.replace("{slug}", world["team"].slug).replace("{id}", str(ids.get(args.get("id"), "")))
 
 
