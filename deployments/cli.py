@@ -447,7 +447,7 @@ def cmd_secrets(api: Api, args, out) -> int:
         value = sys.stdin.read()
     value = value.removesuffix("\n")  # `echo $TOKEN |` adds one; a value's own newlines stay
     api.call("PUT", f"/teams/{team}/secrets/{args.name}/", body={"value": value})
-    print(f"secret {args.name} set; deployments that use it roll to a new revision", file=out)
+    print(f"secret {args.name} set", file=out)
     return 0
 
 

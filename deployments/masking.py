@@ -1,11 +1,8 @@
-"""What a deployment's env looks like to readers. Rule: a value under a name that contains TOKEN, KEY,
-SECRET, PASSWORD, CREDENTIAL (or PASS, AUTH) is write-only for every role, and a secretRef shows
-only the secret's name. Values that need protecting belong in team secrets."""
+"""What a deployment's env looks like to readers: a value under a secret-looking name (the audit log's
+rule: TOKEN, SECRET, PASSWORD, API_KEY, CREDENTIAL, ...) is write-only for every role, and a secretRef
+shows only the secret's name. Values that need protecting belong in team secrets."""
 
-import re
-
-SECRET_ISH_NAME = re.compile(r"TOKEN|KEY|SECRET|PASS|CREDENTIAL|AUTH", re.I)
-MASK = "***"
+from controlplane.tenancy.services.audit import MASK, is_sensitive_name
 
 
 def mask_env(env):
@@ -14,7 +11,7 @@ def mask_env(env):
     return {
         name: value
         if isinstance(value, dict) and set(value) == {"secretRef"}
-        else (MASK if SECRET_ISH_NAME.search(str(name)) else value)
+        else (MASK if is_sensitive_name(name) else value)
         for name, value in env.items()
     }
 

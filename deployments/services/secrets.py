@@ -4,6 +4,7 @@ name and whether it was created or rotated, never the value."""
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.services import audit_record
 from deployments.models import TeamSecret
 from deployments.models.secrets import SECRET_NAME_VALIDATOR
@@ -16,11 +17,11 @@ def secret_set(*, team, name: str, value: str, actor) -> TeamSecret:
     try:
         SECRET_NAME_VALIDATOR(name)
     except ValidationError as exc:
-        raise ValidationError({"name": exc.messages}) from exc
+        raise ApplicationError(" ".join(exc.messages), extra={"field": "name"}) from exc
     if value == "":
-        raise ValidationError({"value": ["A secret needs a value."]})
+        raise ApplicationError("A secret needs a value.", extra={"field": "value"})
     if len(value.encode()) > MAX_SECRET_BYTES:
-        raise ValidationError({"value": [f"At most {MAX_SECRET_BYTES} bytes."]})
+        raise ApplicationError(f"A secret is at most {MAX_SECRET_BYTES} bytes.", extra={"field": "value"})
     secret = TeamSecret.objects.select_for_update().filter(team=team, name=name).first()
     created = secret is None
     if created:

@@ -45,14 +45,16 @@ def test_set_rotate_delete_audit_names_never_values(team, members):
 
 
 @pytest.mark.django_db
-def test_bad_name_is_a_field_error(team, members):
-    from django.core.exceptions import ValidationError
-
-    from deployments.services.secrets import secret_set
-
-    with pytest.raises(ValidationError) as exc:
-        secret_set(team=team, name="hf-token", value="x", actor=members["owner"])
-    assert "name" in exc.value.message_dict
+@pytest.mark.parametrize(
+    "method,path,body",
+    [("post", "", {"name": "hf-token", "value": "x"}), ("put", "hf-token/", {"value": "x"})],
+)
+def test_bad_name_is_a_json_field_error_and_nothing_is_stored(team, members, api_client, method, path, body):
+    api_client.force_authenticate(members["owner"])
+    response = getattr(api_client, method)(f"/api/v1/teams/{team.slug}/secrets/{path}", body, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == ["name"]
+    assert not TeamSecret.objects.filter(team=team).exists()
 
 
 @pytest.mark.django_db

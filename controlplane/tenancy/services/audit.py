@@ -27,15 +27,16 @@ _SAFE_SUFFIXES = ("_id", "_prefix", "_name", "_count")
 MASK = "***"
 
 
+def is_sensitive_name(name) -> bool:
+    """The one rule for names whose values are never shown: audit parameters and deployment env."""
+    name = str(name)
+    return bool(_SENSITIVE_KEY.search(name)) and not name.lower().endswith(_SAFE_SUFFIXES)
+
+
 def mask_secrets(value):
     """Parameters as they go into the log: values under secret-looking keys become ***."""
     if isinstance(value, dict):
-        return {
-            k: MASK
-            if _SENSITIVE_KEY.search(str(k)) and not str(k).endswith(_SAFE_SUFFIXES)
-            else mask_secrets(v)
-            for k, v in value.items()
-        }
+        return {k: MASK if is_sensitive_name(k) else mask_secrets(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_secrets(v) for v in value]
     return value
