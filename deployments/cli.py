@@ -36,6 +36,7 @@ DEFAULTS = {
     "scale_down_window_s": 300,
     "idle_timeout_s": 900,
     "env": {},
+    "secrets": {},
     "memory_override": False,
 }
 # API field -> where it lives in the spec, so errors name what the user wrote.
@@ -56,6 +57,7 @@ SPEC_PATHS = {
     "scale_down_window_s": "spec.scaling.scaleDownWindowSeconds",
     "idle_timeout_s": "spec.scaling.idleTimeoutSeconds",
     "env": "spec.env",
+    "secrets": "spec.secrets",
 }
 # spec section -> {key in the spec: API field}
 SECTIONS = {
@@ -127,7 +129,9 @@ def parse_spec(document) -> dict:
     metadata = _check_keys(root.get("metadata"), "metadata", ("name", "team"))
     if not isinstance(metadata.get("name"), str) or not metadata["name"]:
         raise CliError("metadata.name: required, a DNS-safe name such as 'chat-bot'.")
-    spec = _check_keys(root.get("spec"), "spec", ("model", "target", "gpu", "replicas", "scaling", "env"))
+    spec = _check_keys(
+        root.get("spec"), "spec", ("model", "target", "gpu", "replicas", "scaling", "env", "secrets")
+    )
     model = _check_keys(spec.get("model"), "spec.model", ("name", "version"))
     if not isinstance(model.get("name"), str) or not model["name"]:
         raise CliError("spec.model.name: required, the name of a model in the team's registry.")
@@ -148,6 +152,17 @@ def parse_spec(document) -> dict:
         if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
             raise CliError(f'spec.env.{key}: expected a string value (quote it: "{value}").')
     fields["env"] = {str(k): str(v) for k, v in env.items()}
+    secrets = spec.get("secrets") or {}
+    if isinstance(secrets, list):
+        secrets = {name: name for name in secrets}
+    if not isinstance(secrets, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()
+    ):
+        raise CliError(
+            "spec.secrets: expected a list of team secret names, or a mapping of variable name to "
+            "secret name."
+        )
+    fields["secrets"] = secrets
     return {
         "name": metadata["name"],
         "team": metadata.get("team"),
@@ -197,6 +212,14 @@ class Api:
             page += 1
 
 
+def _spec_path(field: str, paths: dict) -> str:
+    """`env.HF_HOME` -> `spec.env.HF_HOME`: a field error under a mapping names the key too."""
+    head, dot, rest = field.partition(".")
+    if field not in paths and dot and head in paths:
+        return f"{paths[head]}.{rest}"
+    return paths.get(field, field)
+
+
 def _api_error(response: httpx.Response, paths: dict) -> str:
     try:
         error = response.json()["error"]
@@ -204,9 +227,7 @@ def _api_error(response: httpx.Response, paths: dict) -> str:
         return f"the server answered {response.status_code}: {response.text[:300]}"
     fields = error.get("fields") or {}
     if fields:
-        return "; ".join(
-            f"{paths.get(field, field)}: {' '.join(messages)}" for field, messages in fields.items()
-        )
+        return "; ".join(f"{_spec_path(field, paths)}: {' '.join(m)}" for field, m in fields.items())
     return f"{error.get('message') or error.get('code')} ({response.status_code})"
 
 

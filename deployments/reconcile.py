@@ -4,6 +4,8 @@ store what was observed. Re-running it changes nothing that is already right.
 Trigger: reconcile_deployment_task after every state change, the periodic sweep, and the
 autoscaler. It holds no lock itself; the task wraps it in the per-deployment lock."""
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from deployments.choices import DeploymentStatus, DesiredState
 from deployments.dataplane import dataplane_store
 from deployments.locks import named_lock
 from deployments.models import Deployment, ReplicaInterval
+from deployments.selectors.secrets import secret_env_for
 from deployments.services.deployments import deployment_mark_failed, event_record
 
 logger = logging.getLogger(__name__)
@@ -75,11 +78,25 @@ def desired_replicas(deployment: Deployment) -> int:
     return min(max(deployment.replicas, revision.min_replicas), revision.max_replicas)
 
 
+def _secret_env(deployment: Deployment) -> tuple[tuple[tuple[str, str], ...], str]:
+    """The replicas' secret entries and a digest of them keyed with SECRET_KEY (so a template label
+    says that a value changed, never what it is)."""
+    try:
+        entries = secret_env_for(team=deployment.team, refs=deployment.current_revision.secrets)
+    except LookupError as exc:
+        raise PermanentBackendError(str(exc)) from None
+    if not entries:
+        return (), ""
+    digest = hmac.new(settings.SECRET_KEY.encode(), repr(entries).encode(), hashlib.sha256).hexdigest()
+    return entries, digest[:16]
+
+
 def build_spec(deployment: Deployment):
     from deployments.backends.base import DeploymentSpec
 
     revision = deployment.current_revision
     artifact = revision.artifact
+    secret_env, secrets_digest = _secret_env(deployment)
     return DeploymentSpec(
         key=deployment.key,
         team=deployment.team.slug,
@@ -99,6 +116,8 @@ def build_spec(deployment: Deployment):
         scale_up_window_s=revision.scale_up_window_s,
         scale_down_window_s=revision.scale_down_window_s,
         env=tuple(sorted(revision.env.items())),
+        secret_env=secret_env,
+        secrets_digest=secrets_digest,
         labels=(
             ("team", deployment.team.slug),
             ("deployment", deployment.name),
@@ -329,7 +348,10 @@ def needs_reconcile(deployment: Deployment, observed: Observed | None) -> bool:
     if deployment.status != DeploymentStatus.READY or deployment.observed_generation != deployment.generation:
         return True
     wanted = desired_replicas(deployment)
-    template = build_spec(deployment).template_hash
+    try:
+        template = build_spec(deployment).template_hash
+    except PermanentBackendError:
+        return True  # the reconcile says why (a secret it uses is gone) and marks it failed
     current = observed.ready(template)
     return (
         len(current) != wanted

@@ -29,6 +29,7 @@ class RevisionOutput(serializers.ModelSerializer):
             "scale_down_window_s",
             "idle_timeout_s",
             "env",
+            "secrets",
             "memory_override",
             "reason",
             "created_at",

@@ -43,6 +43,11 @@ class _Spec(serializers.Serializer):
     scale_down_window_s = serializers.IntegerField(required=False, min_value=0, max_value=3600)
     idle_timeout_s = serializers.IntegerField(required=False, min_value=30, max_value=7 * 86400)
     env = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    secrets = serializers.JSONField(
+        required=False,
+        help_text="Team secrets the replicas receive: a list of names (each injected under its own name) "
+        "or a mapping of environment variable name to secret name. Values are never returned.",
+    )
     memory_override = serializers.BooleanField(required=False)
 
 

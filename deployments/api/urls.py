@@ -1,5 +1,8 @@
 from django.urls import path
 
+from . import deployment_views as dv
+from . import kubernetes_views as kv
+from . import secret_views as sv
 from . import views
 
 urlpatterns = [
@@ -20,7 +23,6 @@ urlpatterns = [
     path("teams/<slug:slug>/registry-policy", views.RegistryPolicyApi.as_view(), name="registry-policy"),
 ]
 
-from . import deployment_views as dv  # noqa: E402
 
 urlpatterns += [
     path("targets/", dv.TargetsApi.as_view(), name="targets"),
@@ -60,7 +62,6 @@ urlpatterns += [
     path("internal/deployments/wake", dv.DeploymentWakeApi.as_view(), name="deployment-wake"),
 ]
 
-from . import kubernetes_views as kv  # noqa: E402
 
 urlpatterns += [
     path("targets/<int:pk>/credentials", kv.TargetCredentialsApi.as_view(), name="target-credentials"),
@@ -81,7 +82,6 @@ urlpatterns += [
     ),
 ]
 
-from . import secret_views as sv  # noqa: E402
 
 urlpatterns += [
     path("teams/<slug:slug>/secrets/", sv.SecretsApi.as_view(), name="secrets"),

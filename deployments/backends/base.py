@@ -52,6 +52,10 @@ class DeploymentSpec:
     scale_down_window_s: int = 300
     env: tuple[tuple[str, str], ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    # The team secrets the replicas receive, as (env name, value). Kept out of repr so no log line or
+    # traceback shows a value; `secrets_digest` (a keyed hash of them) puts a rotation into the template.
+    secret_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secrets_digest: str = ""
 
     @property
     def template_hash(self) -> str:
@@ -66,6 +70,7 @@ class DeploymentSpec:
             self.gpu_type,
             self.gpu_count,
             self.env,
+            self.secrets_digest,
         )
         return hashlib.sha256(repr(shape).encode()).hexdigest()[:16]
 

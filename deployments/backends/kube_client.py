@@ -42,6 +42,7 @@ KINDS: dict[str, Kind] = {
     "Node": Kind("v1", "nodes", namespaced=False),
     "Pod": Kind("v1", "pods"),
     "Service": Kind("v1", "services"),
+    "Secret": Kind("v1", "secrets"),
     "ResourceQuota": Kind("v1", "resourcequotas"),
     "NetworkPolicy": Kind("networking.k8s.io/v1", "networkpolicies"),
     "Ingress": Kind("networking.k8s.io/v1", "ingresses"),

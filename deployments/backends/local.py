@@ -234,6 +234,7 @@ class LocalBackend:
             "PYTHONPATH": str(_project_root()),  # only so `-m serving.server` imports; not member-settable
             "SERVING_LOG_LEVEL": os.environ.get("SERVING_LOG_LEVEL", "warning"),
             **dict(spec.env),
+            **dict(spec.secret_env),
             MARKER: self._marker(spec.key),
             "CONTROLPLANE_REPLICA_ID": replica_id,
             "CONTROLPLANE_REVISION": str(spec.revision),

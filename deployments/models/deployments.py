@@ -92,6 +92,9 @@ class Revision(models.Model):
     scale_down_window_s = models.PositiveIntegerField(default=300)
     idle_timeout_s = models.PositiveIntegerField(default=900, help_text="Scale to zero after this long idle.")
     env = models.JSONField(default=dict, blank=True)
+    # Environment name → team secret name. Only names live here: the values are read from the
+    # team's encrypted secrets when a replica starts, so no revision, event or API shows them.
+    secrets = models.JSONField(default=dict, blank=True)
     memory_override = models.BooleanField(
         default=False, help_text="Deploy even if sizing says it does not fit."
     )

@@ -23,12 +23,21 @@ def deployment_manifests(*, deployment: Deployment) -> list[dict]:
     if deployment.current_revision is None:
         raise ApplicationError("The deployment has no revision yet.", extra={"field": "revision"})
     try:
-        return render_manifests(build_spec(deployment), deployment.target.settings)
+        objects = render_manifests(build_spec(deployment), deployment.target.settings)
     except BackendError as exc:
         prefix = str(exc).split(":", 1)[0]  # backend errors about a field start with its name
         raise ApplicationError(
             str(exc), extra={"field": prefix if prefix.isidentifier() else "target"}
         ) from exc
+    return [_redacted(o) for o in objects]
+
+
+def _redacted(obj: dict) -> dict:
+    """A Secret is shown by its keys only: the values come from the team's secrets at apply time."""
+    if obj.get("kind") != "Secret":
+        return obj
+    names = sorted(obj.get("data") or {})
+    return {**{k: v for k, v in obj.items() if k != "data"}, "stringData": dict.fromkeys(names, "<redacted>")}
 
 
 def manifests_yaml(objects: list[dict]) -> str:

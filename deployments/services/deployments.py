@@ -15,6 +15,7 @@ from deployments.choices import ArtifactFormat, ArtifactStatus, DeploymentStatus
 from deployments.models import Deployment, Event, ModelArtifact, Revision, Target
 from deployments.models.deployments import DEPLOYMENT_NAME_VALIDATOR
 from deployments.services.env import env_validate
+from deployments.services.secret_refs import secret_refs_normalize, secret_refs_validate
 
 RUNTIMES = {ArtifactFormat.ONNX: "onnxruntime", ArtifactFormat.HUGGINGFACE: "transformers"}
 SPEC_FIELDS = (
@@ -29,6 +30,7 @@ SPEC_FIELDS = (
     "scale_down_window_s",
     "idle_timeout_s",
     "env",
+    "secrets",
     "memory_override",
 )
 DEFAULTS = {
@@ -42,6 +44,7 @@ DEFAULTS = {
     "scale_down_window_s": 300,
     "idle_timeout_s": 900,
     "env": {},
+    "secrets": {},
     "memory_override": False,
 }
 
@@ -104,6 +107,7 @@ def _validate_spec(*, team: Team, target: Target, spec: dict, deployment: Deploy
     if spec["scaling_target"] <= 0:
         _fail("The scaling target must be above zero.", "scaling_target")
     env_validate(spec["env"])
+    secret_refs_validate(team=team, refs=spec["secrets"], env=spec["env"])
     gpu_type, gpu_count = spec["gpu_type"], spec["gpu_count"]
     if gpu_type:
         offered = target.gpu_inventory.get(gpu_type, 0)
@@ -233,6 +237,7 @@ def deployment_create(
     if not (target.all_teams or target.teams.filter(pk=team.pk).exists()):
         _fail(f"Team {team.slug} may not deploy to target {target.name}.", "target")
     spec = {**DEFAULTS, **options, "artifact": artifact}
+    spec["secrets"] = secret_refs_normalize(spec["secrets"])
     _validate_spec(team=team, target=target, spec=spec)
     Team.objects.select_for_update().get(pk=team.pk)  # names are unique among live deployments
     if Deployment.objects.filter(team=team, name=name).exclude(status=DeploymentStatus.DELETED).exists():
@@ -274,6 +279,8 @@ def deployment_update(*, deployment: Deployment, actor, reason: str = "updated",
         .select_related("current_revision", "team", "target")
         .get(pk=deployment.pk)
     )
+    if "secrets" in changes:
+        changes["secrets"] = secret_refs_normalize(changes["secrets"])
     spec = {**_spec_of(deployment.current_revision), **changes}
     if spec == _spec_of(deployment.current_revision):
         _fail(
@@ -351,6 +358,22 @@ def deployment_pin(*, deployment: Deployment, actor, replicas: int | None) -> De
     _audit(actor, "deployment.pin", deployment, replicas=replicas)
     _reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
+
+
+def deployments_roll_for_secret(*, deployments: list[Deployment], name: str, actor) -> None:
+    """A secret the deployments inject changed: their replicas are replaced, one by one as for a new
+    revision, so they start with the new value. The spec is unchanged, so no revision is made; the
+    generation moves so the reconciler does not take the deployment for settled."""
+    for deployment in deployments:
+        Deployment.objects.filter(pk=deployment.pk).update(generation=F("generation") + 1)
+        event_record(
+            deployment=deployment,
+            kind="secret_rotated",
+            actor=actor,
+            data={"secret": name},
+            message=f"Secret {name} changed: replacing replicas so they start with the new value.",
+        )
+        _reconcile_on_commit(deployment.pk)
 
 
 def _set_desired(deployment: Deployment, actor, state: str, action: str, message: str) -> Deployment:

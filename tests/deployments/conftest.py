@@ -89,14 +89,15 @@ def inspect(django_capture_on_commit_callbacks):
 
 @pytest.fixture(autouse=True)
 def stop_leftover_replicas(artifact_dirs):
-    """Model servers this test's workers started carry its var/ folder in their environment; none
-    may outlive the test, even when it fails half-way."""
+    """Model servers this test's workers started keep their replicas under its var/ folder, which
+    their CONTROLPLANE_REPLICA_KEY marker names (`<key>@<replica root>`); none may outlive the
+    test, even when it fails half-way."""
     yield
     import os
     import signal
     from pathlib import Path
 
-    marker = f"CONTROLPLANE_VAR_DIR={artifact_dirs}".encode()
+    root = f"@{artifact_dirs}/".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -104,6 +105,6 @@ def stop_leftover_replicas(artifact_dirs):
             env = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if marker in env and b"CONTROLPLANE_REPLICA_KEY" in b"".join(env):
+        if any(v.startswith(b"CONTROLPLANE_REPLICA_KEY=") and root in v for v in env):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(entry.name), signal.SIGKILL)

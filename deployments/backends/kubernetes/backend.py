@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from ..base import DeploymentSpec, Observed, PermanentBackendError, TargetConfig
 from ..kube_client import KubeClient, kubernetes_api
 from ..registry import register_backend
-from .manifests import render_deployment_manifests, render_team_manifests
+from .manifests import render_deployment_manifests, render_team_manifests, secret_name
 from .observe import KubernetesObserver
 from .settings import (
     GPU_RESOURCE,
@@ -60,6 +60,8 @@ class KubernetesBackend:
         for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress"):
             if kind not in wanted:
                 self.client.delete(kind, spec.deployment, ns)
+        if "Secret" not in wanted:
+            self.client.delete("Secret", secret_name(spec.deployment), ns)
         if self.settings.gpu_quota(spec.team, dict(spec.labels)) is None:
             self.client.delete("ResourceQuota", QUOTA, ns)
 

@@ -1,5 +1,6 @@
 """render_manifests: what apply sends, pure, so "Show YAML" is what the cluster gets."""
 
+import base64
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -146,6 +147,11 @@ def _hpa_metric(spec: DeploymentSpec, ks: KubeSettings) -> dict:
     }
 
 
+def secret_name(deployment: str) -> str:
+    """The Secret holding the team secrets a deployment's pods receive through secretKeyRef."""
+    return f"{deployment}-secrets"
+
+
 def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
     """The deployment's own objects, in apply order."""
     if not spec.model_path.startswith("s3://"):
@@ -217,7 +223,11 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
         "image": runtime["image"],
         "args": _fill(runtime.get("args", []), ctx),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
-        "env": [{"name": k, "value": str(v)} for k, v in spec.env],
+        "env": [{"name": k, "value": str(v)} for k, v in spec.env]
+        + [
+            {"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": k}}}
+            for k, _ in spec.secret_env
+        ],
         "resources": resources,
         "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR, "readOnly": True}],
         # Startup covers a slow model load; liveness restarts a hung server; readiness gates traffic.
@@ -260,7 +270,18 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     }
     if not _autoscaled(spec):  # otherwise the field is the HPA's, and applying it would fight it
         deployment_spec["replicas"] = spec.replicas
-    objects = [
+    objects = []
+    if spec.secret_env:  # before the Deployment, so new pods find the values they reference
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": _meta(secret_name(name), ns, labels),
+                "type": "Opaque",
+                "data": {k: base64.b64encode(v.encode()).decode() for k, v in spec.secret_env},
+            }
+        )
+    objects += [
         {
             "apiVersion": "v1",
             "kind": "Service",

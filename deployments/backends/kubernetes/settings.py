@@ -20,7 +20,7 @@ MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGER}"
 GPU_RESOURCE = "nvidia.com/gpu"
 MODEL_DIR = "/models"
 # Per-deployment kinds in deletion order: traffic first, the pods last.
-OWNED_KINDS = ("Ingress", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Service", "Deployment")
+OWNED_KINDS = ("Ingress", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Service", "Deployment", "Secret")
 DENY_POLICY, ALLOW_POLICY, QUOTA = (
     "controlplane-default-deny",
     "controlplane-allow-gateway",

@@ -2,13 +2,16 @@
 connection", and a deployment's manifests ("Show YAML") as JSON and as a YAML download. Also the
 audit cases of its mutating endpoints (completeness: tests/tenancy/api/test_audit_every_mutation.py)."""
 
+import base64
+
 import pytest
 import yaml
 
 from controlplane.crypto import decrypt_secret
 from controlplane.tenancy.models import AuditEvent, AuditResult
 from deployments.models import ModelArtifact, Target
-from deployments.services.deployments import deployment_create
+from deployments.services.deployments import deployment_create, deployment_update
+from deployments.services.secrets import secret_set
 from deployments.services.targets import target_create
 from deployments.storage import artifact_storage
 from tests.deployments.backends.test_kubernetes_wire import kubeconfig_for
@@ -264,3 +267,24 @@ def test_registering_a_target_checks_its_settings(api_client, admin, target_sett
     assert response.status_code == 400, response.content
     assert response.json()["error"]["fields"]["settings"][0].startswith(words)
     assert not Target.objects.filter(name="gpu").exists()
+
+
+def test_manifests_show_team_secrets_by_name_only(
+    api_client, team, members, deployment, s3_artifacts, client
+):
+    secret_set(team=team, name="HF_TOKEN", value="hf-canary-value", actor=members["owner"])
+    deployment_update(deployment=deployment, actor=members["deployer"], secrets=["HF_TOKEN"])
+    api_client.force_authenticate(members["viewer"])
+    url = f"/api/v1/teams/{team.slug}/deployments/{deployment.pk}/manifests"
+    objects = api_client.get(url).json()["objects"]
+    secret = next(o for o in objects if o["kind"] == "Secret")
+    assert secret["stringData"] == {"HF_TOKEN": "<redacted>"} and "data" not in secret
+    client.force_login(members["viewer"])
+    for response in (
+        api_client.get(url),
+        api_client.get(url + ".yaml"),
+        client.get(f"/teams/{team.slug}/deployments/{deployment.pk}/manifests.yaml"),
+    ):
+        assert response.status_code == 200
+        assert b"hf-canary-value" not in response.content
+        assert base64.b64encode(b"hf-canary-value") not in response.content

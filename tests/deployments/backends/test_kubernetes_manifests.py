@@ -84,6 +84,7 @@ CASES = {
     ),
     "cpu-metric-no-quota": (spec(scaling_metric="cpu", scaling_target=70, min_replicas=1), {}),
     "scaled-to-zero": (spec(replicas=0, min_replicas=0), GPU_TARGET),
+    "team-secrets": (spec(secret_env=(("HF_TOKEN", "hf-canary"),), secrets_digest="d1"), GPU_TARGET),
 }
 
 
@@ -301,3 +302,30 @@ def test_the_shipped_clusterrole_validates_and_covers_every_call_the_backend_mak
     }
     needed |= {("", "pods", "list"), ("", "pods/log", "get"), ("", "nodes", "list")}
     assert needed <= granted, sorted(needed - granted)
+
+
+def test_team_secrets_go_into_a_secret_and_pods_read_them_by_reference():
+    import base64
+    import json
+
+    objects = render_manifests(spec(secret_env=(("HF_TOKEN", "hf-canary"),), secrets_digest="d1"), GPU_TARGET)
+    kinds = [o["kind"] for o in objects]
+    assert kinds.index("Secret") < kinds.index("Deployment")  # pods find what they reference
+    secret = next(o for o in objects if o["kind"] == "Secret")
+    assert secret["metadata"]["name"] == "chat-secrets"
+    assert base64.b64decode(secret["data"]["HF_TOKEN"]) == b"hf-canary"
+    deployment = by_kind(objects)["Deployment"]
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {
+        "name": "HF_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": "chat-secrets", "key": "HF_TOKEN"}},
+    } in env
+    assert "hf-canary" not in json.dumps([o for o in objects if o["kind"] != "Secret"])
+    assert "Secret" not in [o["kind"] for o in render_manifests(spec(), GPU_TARGET)]
+
+
+def test_a_rotated_secret_changes_the_pod_template_so_pods_roll():
+    before = spec(secret_env=(("HF_TOKEN", "old"),), secrets_digest="d1")
+    after = spec(secret_env=(("HF_TOKEN", "new"),), secrets_digest="d2")
+    assert before.template_hash != after.template_hash
+    assert "old" not in repr(before)  # a logged spec never shows a value

@@ -86,6 +86,7 @@ async def test_backend_apply_sends_every_object_and_prunes_what_the_revision_no_
         "/apis/autoscaling/v2/namespaces/team-alpha/horizontalpodautoscalers/chat",
         "/apis/policy/v1/namespaces/team-alpha/poddisruptionbudgets/chat",
         "/apis/networking.k8s.io/v1/namespaces/team-alpha/ingresses/chat",
+        "/api/v1/namespaces/team-alpha/secrets/chat-secrets",  # a revision without team secrets
         "/api/v1/namespaces/team-alpha/resourcequotas/controlplane-gpu",
     ]
 
