@@ -5,6 +5,7 @@ from django import forms
 from deployments.choices import ArtifactFormat, ArtifactStatus, ScalingMetric
 from deployments.models import ModelArtifact, Target
 from deployments.selectors import artifact_list
+from deployments.selectors.secrets import secret_list
 
 
 class RegisterUriForm(forms.Form):
@@ -82,17 +83,24 @@ class DeploymentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "LOG_LEVEL=info"}),
         help_text="NAME=value, one per line.",
     )
+    secrets = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Team secrets",
+        help_text="Each one reaches the replicas as an environment variable of the same name.",
+    )
 
     def __init__(self, *args, team, partial_url: str = "", **kwargs):
         from deployments.selectors.deployments import target_list_for
 
         super().__init__(*args, **kwargs)
         self.fields["artifact"].queryset = artifact_list(team=team).filter(status=ArtifactStatus.READY)
+        self.fields["secrets"].choices = [(s.name, s.name) for s in secret_list(team=team)]
         self.fields["target"].queryset = target_list_for(team=team)
-        if (
-            partial_url
-        ):  # htmx: the GPU choices and the fit follow the model and target; the idle timeout, the minimum
-            # innerHTML into stable containers, and the latest request wins: a swap never lands on a detached element.
+        if partial_url:
+            # htmx: the GPU choices and the fit follow the model and target; the idle timeout, the
+            # minimum. innerHTML into stable containers, and the latest request wins: a swap never
+            # lands on a detached element.
             hardware = {
                 "hx-get": f"{partial_url}?part=hardware",
                 "hx-target": "#hardware",
@@ -159,3 +167,14 @@ class RolloutForm(forms.Form):
 
 class RollbackForm(forms.Form):
     revision = forms.IntegerField(min_value=1)
+
+
+class SecretForm(forms.Form):
+    """Set (create or rotate) a team secret. The value field never renders what was typed back."""
+
+    name = forms.CharField(max_length=100, help_text="Upper-case letters, digits and _, e.g. HF_TOKEN.")
+    value = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: nobody can read it back, you included. Setting it again rotates it.",
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_deployments
+from . import kubernetes_views, views, views_deployments, views_secrets
 
 urlpatterns = [
     path("teams/<slug:slug>/models/", views.model_list, name="model-list"),
@@ -20,9 +20,12 @@ urlpatterns = [
         views_deployments.deployment_action,
         name="deployment-action",
     ),
+    path("teams/<slug:slug>/secrets/", views_secrets.secret_list_view, name="secret-list"),
+    path(
+        "teams/<slug:slug>/secrets/<str:name>/delete/", views_secrets.secret_delete_view, name="secret-delete"
+    ),
 ]
 
-from . import kubernetes_views  # noqa: E402
 
 urlpatterns += [
     path("targets/<int:pk>/kubernetes/", kubernetes_views.kubernetes_target, name="kubernetes-target"),

@@ -21,6 +21,7 @@ def console(request) -> dict:
             ("Models", "model-list", team, role_allows(role, Action.MODEL_VIEW)),
             ("Deployments", "deployment-list", team, role_allows(role, Action.MODEL_VIEW)),
             ("Members", "members", team, role_allows(role, Action.MEMBER_VIEW)),
+            ("Secrets", "secret-list", team, role_allows(role, Action.TEAM_VIEW)),
             ("API tokens", "tokens", team, True),
             ("Audit log", "audit", team, role_allows(role, Action.AUDIT_VIEW)),
             ("Settings", "team-settings", team, role_allows(role, Action.TEAM_UPDATE)),

@@ -12,6 +12,7 @@ from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import AuditResult, Team
 from controlplane.tenancy.services import audit_record
 from deployments.choices import ArtifactFormat, ArtifactStatus, DeploymentStatus, DesiredState, ScalingMetric
+from deployments.masking import mask_env
 from deployments.models import Deployment, Event, ModelArtifact, Revision, Target
 from deployments.models.deployments import DEPLOYMENT_NAME_VALIDATOR
 from deployments.services.env import env_validate
@@ -211,9 +212,12 @@ def _spec_of(revision: Revision) -> dict:
 
 
 def _describe(spec: dict) -> dict:
+    """The spec as the timeline and the audit log show it: env values under secret-looking names
+    are masked here, at the source, so no event message or data ever holds them."""
     return {
         **{k: v for k, v in spec.items() if k != "artifact"},
         "artifact": f"{spec['artifact'].name} v{spec['artifact'].version}",
+        "env": mask_env(spec["env"]),
     }
 
 

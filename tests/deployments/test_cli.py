@@ -202,6 +202,7 @@ def test_cli_defaults_are_the_servers():
             "spec.replicas.min: expected a whole number, got 'two'.",
         ),
         (lambda d: d["spec"]["env"].update(DEBUG=True), "spec.env.DEBUG: expected a string value"),
+        (lambda d: d["spec"].update(secrets=[1]), "spec.secrets: expected a list of team secret names"),
         (lambda d: d["spec"]["model"].pop("name"), "spec.model.name: required"),
         (lambda d: d["metadata"].pop("name"), "metadata.name: required"),
     ],
@@ -226,6 +227,7 @@ def test_spec_maps_to_api_fields_with_defaults():
           target: gpu-box
           gpu: {type: l4, count: 2}
           scaling: {metric: rps, target: 20, idleTimeoutSeconds: 120}
+          secrets: [HF_TOKEN]
         """)
         )
     )
@@ -237,6 +239,7 @@ def test_spec_maps_to_api_fields_with_defaults():
         "scaling_metric": "rps",
         "scaling_target": 20.0,
         "idle_timeout_s": 120,
+        "secrets": {"HF_TOKEN": "HF_TOKEN"},
     }
 
 
