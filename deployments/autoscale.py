@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from controlplane.tenancy.services import audit_record
@@ -82,6 +83,18 @@ def autoscale_all() -> int:
 
 @transaction.atomic
 def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now: float) -> bool:
+    """Resize one deployment under its row lock, the one every API change and the reconciler's
+    status write take: a stop, start, pin or new revision that commits meanwhile is read here,
+    never overwritten with what the deployment looked like when the tick began."""
+    deployment = (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("team", "current_revision")
+        .filter(pk=deployment.pk, desired_state=DesiredState.RUNNING)
+        .exclude(status__in=[DeploymentStatus.DELETED, DeploymentStatus.FAILED])
+        .first()
+    )
+    if deployment is None:
+        return False
     revision = deployment.current_revision
     history = [list(h) for h in deployment.scale_history]
     elapsed = now - history[-1][0] if history else 0.0
@@ -120,7 +133,8 @@ def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now
             ):
                 new = 0
     if new != current:
-        updates.update(replicas=new, last_scaled_at=timezone.now())
+        # A new generation: a reconcile already applying the old count must not mark it settled.
+        updates.update(replicas=new, last_scaled_at=timezone.now(), generation=F("generation") + 1)
         if new == 0:
             updates["first_ready_at"] = None  # the next cold start is timed from its own readiness
             reason = f"idle for {revision.idle_timeout_s} s"

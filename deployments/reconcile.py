@@ -166,8 +166,10 @@ def reconcile_deployment(*, deployment_id: int) -> Outcome | None:
             backend.apply(spec)
             observed = backend.observe(deployment.key)
     except PermanentBackendError as exc:
-        deployment_mark_failed(deployment_id=deployment.pk, reason=str(exc))
-        Deployment.objects.filter(pk=deployment.pk).update(observed_generation=generation)
+        deployment_mark_failed(deployment_id=deployment.pk, reason=str(exc), generation=generation)
+        Deployment.objects.filter(pk=deployment.pk, generation=generation).update(
+            observed_generation=generation
+        )
         return Outcome(DeploymentStatus.FAILED, None)
     outcome = _record(
         deployment, observed, generation, template=template, endpoint=backend.endpoint(deployment.key)
@@ -226,6 +228,19 @@ def _record(
     deployment: Deployment, observed: Observed, generation: int, *, template: str, endpoint: str | None
 ) -> Outcome:
     now = timezone.now()
+    # Compare-and-set: the status written is the outcome for `generation`. A change that committed
+    # while the backend was applying (stop, delete, a new revision, the autoscaler's resize) moved
+    # the generation; this outcome is then stale and only what was observed is stored. The change
+    # queued its own reconcile, which writes the status, so this chain ends here.
+    row = (
+        Deployment.objects.select_for_update(of=("self",))
+        .filter(pk=deployment.pk)
+        .values("generation", "status")
+        .first()
+    )
+    if row is None:
+        return Outcome(DeploymentStatus.DELETED, None)
+    stale = row["generation"] != generation
     crashes = [e for e in observed.events if e.kind == "replica_crashed"]
     for event in observed.events:
         if (
@@ -235,6 +250,13 @@ def _record(
             continue  # a standing condition already on the timeline
         event_record(deployment=deployment, kind=event.kind, message=event.message)
     _record_intervals(deployment, observed, now)
+    if stale:
+        Deployment.objects.filter(pk=deployment.pk).update(
+            ready_replicas=len(observed.ready()), serving_urls=observed.serving_urls()
+        )
+        if endpoint is None:
+            transaction.on_commit(publish_routes)
+        return Outcome(row["status"], None)
     replicas = desired_replicas(deployment)
     status, message, converged = _status(deployment, observed, replicas, template)
     if (
@@ -256,7 +278,7 @@ def _record(
         fields["observed_generation"] = generation
     if status == DeploymentStatus.READY and replicas and deployment.first_ready_at is None:
         fields["first_ready_at"] = now
-    if status != deployment.status:
+    if status != row["status"]:
         event_record(deployment=deployment, kind=f"status_{status}", message=message)
     Deployment.objects.filter(pk=deployment.pk).update(**fields)
     if endpoint is None:

@@ -226,6 +226,20 @@ def _require_live(deployment: Deployment) -> None:
         _fail("This deployment is being deleted.", "desired_state", code="conflict")
 
 
+def _locked(deployment: Deployment) -> Deployment:
+    """The deployment's row, locked until the transaction ends, and checked live on that row. Every
+    change to desired state, replicas or revision (the API's, the autoscaler's, the reconciler's
+    status write) takes this lock first, so concurrent requests apply one after another, each
+    against what the previous one committed, and none is lost."""
+    row = (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("current_revision", "team", "target")
+        .get(pk=deployment.pk)
+    )
+    _require_live(row)
+    return row
+
+
 @transaction.atomic
 def deployment_create(
     *, team: Team, actor, name: str, target: Target, artifact: ModelArtifact, **options
@@ -274,15 +288,10 @@ def deployment_create(
 @transaction.atomic
 def deployment_update(*, deployment: Deployment, actor, reason: str = "updated", **changes) -> Deployment:
     """A new revision with the changes; the reconciler rolls it out without downtime."""
-    _require_live(deployment)
     unknown = set(changes) - set(SPEC_FIELDS)
     if unknown:
         _fail(f"{sorted(unknown)[0]} cannot be changed here.", sorted(unknown)[0])
-    deployment = (
-        Deployment.objects.select_for_update(of=("self",))
-        .select_related("current_revision", "team", "target")
-        .get(pk=deployment.pk)
-    )
+    deployment = _locked(deployment)
     if "secrets" in changes:
         changes["secrets"] = secret_refs_normalize(changes["secrets"])
     spec = {**_spec_of(deployment.current_revision), **changes}
@@ -328,6 +337,7 @@ def deployment_scale(*, deployment: Deployment, actor, min_replicas: int, max_re
 @transaction.atomic
 def deployment_rollback(*, deployment: Deployment, actor, revision_number: int) -> Deployment:
     """A new revision copying an old one (history only grows)."""
+    deployment = _locked(deployment)
     old = deployment.revisions.filter(number=revision_number).first()
     if old is None:
         _fail(f"No revision {revision_number}.", "revision")
@@ -341,7 +351,7 @@ def deployment_rollback(*, deployment: Deployment, actor, revision_number: int) 
 @transaction.atomic
 def deployment_pin(*, deployment: Deployment, actor, replicas: int | None) -> Deployment:
     """Hold the replica count (overriding the autoscaler) or, with None, hand it back."""
-    _require_live(deployment)
+    deployment = _locked(deployment)
     revision = deployment.current_revision
     if replicas is not None and not 0 <= replicas <= revision.max_replicas:
         _fail(f"Pin between 0 and max_replicas ({revision.max_replicas}).", "replicas")
@@ -380,8 +390,10 @@ def deployments_roll_for_secret(*, deployments: list[Deployment], name: str, act
         _reconcile_on_commit(deployment.pk)
 
 
-def _set_desired(deployment: Deployment, actor, state: str, action: str, message: str) -> Deployment:
-    _require_live(deployment)
+def _set_desired(
+    deployment: Deployment, actor, state: str, action: str, message: str, **fields
+) -> Deployment:
+    deployment = _locked(deployment)
     if deployment.desired_state == state:
         _fail(f"The deployment is already {state}.", "desired_state", code="conflict")
     status = {
@@ -390,7 +402,7 @@ def _set_desired(deployment: Deployment, actor, state: str, action: str, message
         DesiredState.DELETED: DeploymentStatus.DELETING,
     }[state]
     Deployment.objects.filter(pk=deployment.pk).update(
-        desired_state=state, status=status, status_message="", generation=F("generation") + 1
+        desired_state=state, status=status, status_message="", generation=F("generation") + 1, **fields
     )
     event_record(deployment=deployment, kind=action, actor=actor, message=message)
     _audit(actor, f"deployment.{action}", deployment)
@@ -407,10 +419,15 @@ def deployment_stop(*, deployment: Deployment, actor) -> Deployment:
 
 @transaction.atomic
 def deployment_start(*, deployment: Deployment, actor) -> Deployment:
-    Deployment.objects.filter(pk=deployment.pk).update(
-        replicas=max(deployment.current_revision.min_replicas, 1)
+    deployment = _locked(deployment)
+    return _set_desired(
+        deployment,
+        actor,
+        DesiredState.RUNNING,
+        "start",
+        "Start requested.",
+        replicas=max(deployment.current_revision.min_replicas, 1),
     )
-    return _set_desired(deployment, actor, DesiredState.RUNNING, "start", "Start requested.")
 
 
 @transaction.atomic
@@ -439,7 +456,11 @@ def deployment_wake(*, team_slug: str, name: str) -> Deployment | None:
     now = timezone.now()
     if deployment.replicas == 0 and deployment.pinned_replicas is None:
         Deployment.objects.filter(pk=deployment.pk).update(
-            replicas=1, last_request_at=now, last_scaled_at=now, scale_history=[]
+            replicas=1,
+            last_request_at=now,
+            last_scaled_at=now,
+            scale_history=[],
+            generation=F("generation") + 1,
         )
         event_record(
             deployment=deployment,
@@ -459,10 +480,17 @@ def deployment_wake(*, team_slug: str, name: str) -> Deployment | None:
 
 
 @transaction.atomic
-def deployment_mark_failed(*, deployment_id: int, reason: str) -> None:
-    """Final failure of provisioning: record it; a later change (update, rollback, start) retries."""
-    deployment = Deployment.objects.select_related("team").filter(pk=deployment_id).first()
-    if deployment is None:
+def deployment_mark_failed(*, deployment_id: int, reason: str, generation: int | None = None) -> None:
+    """Final failure of provisioning: record it; a later change (update, rollback, start) retries.
+    With `generation`, only if no change arrived since that generation was reconciled: a failure
+    of the old spec must not overwrite a stop, delete or new revision the user asked for meanwhile."""
+    deployment = (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("team")
+        .filter(pk=deployment_id)
+        .first()
+    )
+    if deployment is None or (generation is not None and deployment.generation != generation):
         return
     Deployment.objects.filter(pk=deployment_id).update(
         status=DeploymentStatus.FAILED, status_message=reason[:1000]
