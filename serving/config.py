@@ -81,6 +81,7 @@ class GatewaySettings:
     controlplane_url: str
     shared_secret: str
     auth_cache_seconds: float
+    auth_stale_seconds: float
     routes_poll_seconds: float
     meter_flush_seconds: float
     health_interval_seconds: float
@@ -96,6 +97,9 @@ def gateway_settings() -> GatewaySettings:
         # Revocation must take effect within 5 s; 2 s of caching keeps the control plane out of
         # the hot path while leaving room for one slow introspection round trip.
         auth_cache_seconds=env_float("GATEWAY_AUTH_CACHE_SECONDS", 2.0),
+        # How long a token the control plane allowed keeps working while the control plane cannot
+        # be reached at all (a restart, a deploy): inference outlives a short outage of Django.
+        auth_stale_seconds=env_float("GATEWAY_AUTH_STALE_SECONDS", 60.0),
         # The version check is one tiny read; 250 ms polling makes a new route live well within 1 s.
         routes_poll_seconds=env_float("GATEWAY_ROUTES_POLL_SECONDS", 0.1),
         meter_flush_seconds=env_float("GATEWAY_METER_FLUSH_SECONDS", 1.0),

@@ -146,6 +146,7 @@ class Gateway:
             controlplane_url=settings.controlplane_url,
             shared_secret=settings.shared_secret,
             cache_seconds=settings.auth_cache_seconds,
+            stale_seconds=settings.auth_stale_seconds,
         )
         self.watcher = RouteWatcher(self.table, store, interval=settings.routes_poll_seconds)
         self.health: HealthChecker | None = None

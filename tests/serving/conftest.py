@@ -214,7 +214,9 @@ def store(store_path):
     store.close()
 
 
-def start_gateway(*, controlplane_url: str, secret: str, store_path: Path, log: Path) -> Process:
+def start_gateway(
+    *, controlplane_url: str, secret: str, store_path: Path, log: Path, extra_env: dict | None = None
+) -> Process:
     port = free_port()
     env = {
         "CONTROLPLANE_URL": controlplane_url,
@@ -224,9 +226,10 @@ def start_gateway(*, controlplane_url: str, secret: str, store_path: Path, log: 
         "GATEWAY_COLD_START_TIMEOUT": "3",
         "GATEWAY_HEALTH_INTERVAL_SECONDS": "0.5",
         "GATEWAY_METER_FLUSH_SECONDS": "0.2",
+        **(extra_env or {}),
     }
     process = Process(["-m", "serving.gateway", "--host", "127.0.0.1", "--port", str(port)], env=env, log=log)
-    process.url = f"http://127.0.0.1:{port}"
+    process.port, process.url = port, f"http://127.0.0.1:{port}"
     process.wait_ready(process.url + "/readyz")
     return process
 
