@@ -197,7 +197,20 @@ def team_remove(request, slug):
     if request.POST.get("confirm_slug") != team.slug:
         messages.error(request, "Type the team's slug to confirm deletion.")
         return redirect("team-settings", slug=slug)
-    team_delete(team=team, actor=request.user)
+    try:
+        team_delete(team=team, actor=request.user)
+    except ApplicationError as exc:  # live deployments: the same 409 refusal as the API's
+        audit_record(
+            actor=request.user,
+            action="team.delete",
+            resource_type="team",
+            resource_id=team.pk,
+            team=team,
+            result=AuditResult.FAILURE,
+            error=exc.message,
+        )
+        messages.error(request, exc.message)
+        return redirect("team-settings", slug=slug)
     request.session.pop(CURRENT_TEAM_SESSION_KEY, None)
     messages.success(request, f"Team {team.slug} deleted.")
     return redirect("home")
