@@ -54,7 +54,7 @@ ROLE_DESCRIPTIONS = {
     Role.ADMIN: "Manages members, settings and every token; reads the audit log.",
     Role.DEPLOYER: "Uploads models and runs deployments.",
     Role.VIEWER: "Reads the team's models, deployments and metrics.",
-    Role.FINANCE: "Reads costs and reports.",
+    Role.FINANCE: "Reads the team's costs and reports.",
 }
 
 

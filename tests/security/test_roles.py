@@ -212,6 +212,7 @@ def test_a_superusers_platform_token_acts_as_platform_admin_while_they_are_one(d
     assert created.json()["scope"] == "platform"
     listed = session(root).get("/api/v1/teams/alpha/tokens/").json()["results"]
     assert [(t["name"], t["scope"]) for t in listed] == [("ops", "platform")]
+    assert session(root).get("/api/v1/teams/alpha/tokens/", {"scope": "team"}).json()["results"] == []
     event = AuditEvent.objects.filter(action="token.create").latest("seq")
     assert event.parameters["scope"] == "platform"
     client = bearer(created.json()["token"])
