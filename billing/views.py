@@ -35,11 +35,12 @@ from billing.tco import Workload
 from controlplane.exceptions import ApplicationError
 from controlplane.htmx import htmx_partial
 from controlplane.tenancy.models import AuditResult
+from controlplane.tenancy.platform import is_platform_admin
 from controlplane.tenancy.services import audit_record
 
 
 def _require_admin(request) -> None:
-    if not request.user.is_superuser:
+    if not is_platform_admin(request):
         raise PermissionDenied("Only platform admins (superusers) change the price catalog.")
 
 
@@ -82,7 +83,7 @@ def catalog(request):
         "filter": filterset,
         "rows": _price_columns(items),
         "gpu_types": gpu_type_list(),
-        "is_admin": request.user.is_superuser,
+        "is_admin": is_platform_admin(request),
         "now": timezone.now(),
     }
     if htmx_partial(request):
@@ -126,7 +127,7 @@ def item_detail(request, pk):
         "history": price_history(item=item),
         "form": form,
         "current": current_prices([item]).get(item.pk, {}),
-        "is_admin": request.user.is_superuser,
+        "is_admin": is_platform_admin(request),
         "profile": getattr(item, "onprem_profile", None) if item.kind == ItemKind.ONPREM else None,
     }
     return render(request, "billing/item_detail.html", context)
@@ -218,7 +219,7 @@ def gpu_type_edit(request, slug):
 def onprem_list(request):
     profiles = [(p, onprem_working(profile=p)) for p in onprem_profile_list()]
     return render(
-        request, "billing/onprem_list.html", {"profiles": profiles, "is_admin": request.user.is_superuser}
+        request, "billing/onprem_list.html", {"profiles": profiles, "is_admin": is_platform_admin(request)}
     )
 
 
@@ -257,7 +258,7 @@ def onprem_new(request):
 def onprem_detail(request, slug):
     profile = onprem_profile_get(slug=slug)
     form = None
-    if request.user.is_superuser:
+    if is_platform_admin(request):
         form = OnPremProfileForm(request.POST or None, instance=profile, editing=True)
     if request.method == "POST":
         _require_admin(request)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import AuditResult
 from controlplane.tenancy.permissions import Action
+from controlplane.tenancy.platform import is_platform_admin
 from controlplane.tenancy.services import audit_record
 from controlplane.tenancy.views import team_for_console
 from deployments.api.kubernetes_views import yaml_download
@@ -34,7 +35,7 @@ class CredentialsForm(forms.Form):
 
 
 def _kubernetes_target(request, pk) -> Target:
-    if not request.user.is_superuser:
+    if not is_platform_admin(request):
         raise PermissionDenied("Only platform admins manage cluster credentials.")
     return get_object_or_404(Target, pk=pk, kind="kubernetes")
 

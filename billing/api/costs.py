@@ -1,6 +1,6 @@
 """Cost reads: the OpenCost-shaped allocation API, budget status and monthly finance reports.
-Owners and admins read their teams; finance members (of any team) and platform admins read all.
-Tokens need the `finance` scope and read their own team only."""
+Owners, admins and finance members read their teams; a platform finance grant or a platform admin
+reads all. Tokens need the `finance` scope; a team token reads its own team only."""
 
 from datetime import date
 from decimal import Decimal

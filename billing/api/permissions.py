@@ -1,12 +1,15 @@
 from rest_framework import permissions
 
+from controlplane.tenancy.platform import is_platform_admin
+
 
 class IsPlatformAdminOrReadOnly(permissions.BasePermission):
-    """The price catalog is the platform's: everyone signed in reads it, superusers change it."""
+    """The price catalog is the platform's: everyone signed in reads it, platform admins (a
+    superuser's session or platform token) change it."""
 
     message = "Only platform admins (superusers) change the price catalog."
 
     def has_permission(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
-        return bool(request.user and request.user.is_superuser)
+        return is_platform_admin(request)

@@ -1,5 +1,5 @@
-"""Reads of the cost ledger, scoped to what the caller may see: owners and admins see their
-teams' costs; a finance member of any team, or a platform superuser, sees every team's costs and
+"""Reads of the cost ledger, scoped to what the caller may see: owners, admins and finance members
+see their teams' costs; a platform finance grant or a platform admin sees every team's costs and
 the platform's idle line. Nobody else sees costs."""
 
 import re
@@ -14,7 +14,8 @@ from billing.choices import CostCategory
 from billing.models import CostEntry
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import Membership, Team
-from controlplane.tenancy.permissions import Action, role_allows
+from controlplane.tenancy.permissions import Action, PlatformRole, role_allows
+from controlplane.tenancy.platform import has_platform_role
 
 IDLE_NAME = "__idle__"  # OpenCost's name for cost that belongs to no workload
 AGGREGATES = {
@@ -36,8 +37,12 @@ class CostScope:
 
 
 def cost_scope_for(*, user, token=None) -> CostScope:
-    """Which teams' costs the caller may read. A token reads its own team's costs only, and only
-    if its owner's role there allows it."""
+    """Which teams' costs the caller may read. Every team's (and the idle line) only with a
+    platform finance grant or as a platform admin; a team role, finance included, is bounded by
+    its team, since anyone can make a team and demote themself to finance in it. A team token
+    reads its own team's costs only, and only if its owner's role there allows it."""
+    if has_platform_role(user, PlatformRole.FINANCE, token):
+        return CostScope(True, frozenset())
     if token is not None:
         role = (
             Membership.objects.filter(team_id=token.team_id, user=user).values_list("role", flat=True).first()
@@ -45,10 +50,6 @@ def cost_scope_for(*, user, token=None) -> CostScope:
         return CostScope(
             False, frozenset({token.team_id}) if role_allows(role, Action.COST_VIEW) else frozenset()
         )
-    # Only a platform-level grant sees every team's costs; a team's finance role is bounded by its
-    # team, since anyone can make a team and demote themself to finance in it.
-    if user.is_superuser:
-        return CostScope(True, frozenset())
     roles = Membership.objects.filter(user=user).values_list("team_id", "role")
     return CostScope(False, frozenset(t for t, r in roles if role_allows(r, Action.COST_VIEW)))
 

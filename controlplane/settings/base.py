@@ -106,6 +106,8 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "deployments.choices.DeploymentStatus",
         "ArtifactStatusEnum": "deployments.choices.ArtifactStatus",
         "CatalogItemKindEnum": "billing.choices.ItemKind",
+        "RoleEnum": "controlplane.tenancy.permissions.Role",
+        "PlatformRoleEnum": "controlplane.tenancy.permissions.PlatformRole",
     },
     "APPEND_COMPONENTS": {
         "securitySchemes": {"BearerToken": {"type": "http", "scheme": "bearer"}},

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from controlplane.tenancy.models import ApiToken, AuditEvent, Membership, Team
+from controlplane.tenancy.models import ApiToken, AuditEvent, Membership, PlatformGrant, Team
+from controlplane.tenancy.platform import is_platform_admin
+from controlplane.tenancy.services import platform_grant_create, platform_grant_revoke
 
 
 class MembershipInline(admin.TabularInline):
@@ -17,10 +19,51 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "team", "user", "expires_at", "last_used_at", "revoked_at"]
-    list_filter = ["team"]
+    list_display = ["prefix", "name", "team", "user", "scope", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", "team"]
     exclude = ["token_hash"]
-    readonly_fields = ["prefix", "team", "user", "scopes", "last_used_at", "revoked_at", "created_at"]
+    readonly_fields = [
+        "prefix",
+        "team",
+        "user",
+        "scope",
+        "scopes",
+        "last_used_at",
+        "revoked_at",
+        "created_at",
+    ]
+
+
+@admin.register(PlatformGrant)
+class PlatformGrantAdmin(admin.ModelAdmin):
+    """Given and revoked through the same services as the API, so each is audited; never edited."""
+
+    list_display = ["user", "role", "granted_by", "created_at"]
+    list_filter = ["role"]
+    fields = ["user", "role"]
+
+    def has_view_permission(self, request, obj=None):
+        return is_platform_admin(request)
+
+    def has_add_permission(self, request):
+        return is_platform_admin(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform_admin(request)
+
+    def save_model(self, request, obj, form, change):
+        grant = platform_grant_create(actor=request.user, user=obj.user.get_username(), role=obj.role)
+        obj.pk, obj.granted_by, obj.created_at = grant.pk, grant.granted_by, grant.created_at
+
+    def delete_model(self, request, obj):
+        platform_grant_revoke(grant=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for grant in queryset:
+            platform_grant_revoke(grant=grant, actor=request.user)
 
 
 @admin.register(AuditEvent)

@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from controlplane.tenancy.models import ApiToken, AuditEvent, AuditResult, Membership
-from controlplane.tenancy.permissions import Role
+from controlplane.tenancy.permissions import Role, TokenScope
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -33,10 +33,11 @@ class ApiTokenFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(
         choices=[("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")], method="filter_state"
     )
+    scope = django_filters.ChoiceFilter(choices=TokenScope.choices)
 
     class Meta:
         model = ApiToken
-        fields = ["state"]
+        fields = ["state", "scope"]
 
     def filter_state(self, queryset, name, value):
         now = timezone.now()

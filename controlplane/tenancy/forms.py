@@ -1,7 +1,7 @@
 from django import forms
 
 from controlplane.tenancy.models import Team
-from controlplane.tenancy.permissions import Role, Scope
+from controlplane.tenancy.permissions import Role, Scope, TokenScope
 
 
 class TeamCreateForm(forms.Form):
@@ -40,9 +40,22 @@ class TokenCreateForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=[Scope.READ]
     )
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.TEAM,
+        label="Reach",
+        help_text="A team token acts as your membership in this team, even for a superuser.",
+    )
     expires_at = forms.DateTimeField(
         required=False,
         label="Expires",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Optional; UTC.",
     )
+
+    def __init__(self, *args, platform_admin: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only platform admins may choose; everybody else makes team tokens (a posted `scope`
+        # still reaches the service, which refuses it on the field).
+        if not platform_admin:
+            del self.fields["scope"]

@@ -44,8 +44,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.ADMIN: frozenset(_ADMIN),
     Role.DEPLOYER: frozenset(_DEPLOYER),
     Role.VIEWER: frozenset(_MEMBER),
-    # Finance reads costs across teams and nothing else of a team's internals.
-    # Holding it in any team lets a user read every team's costs (billing.selectors.costs).
+    # Finance reads its team's costs and nothing else of the team's internals. Every team's costs
+    # need a platform finance grant (PlatformGrant): anyone can make a team and be finance in it.
     Role.FINANCE: frozenset({Action.TEAM_VIEW, Action.TOKEN_OWN, Action.COST_VIEW}),
 }
 
@@ -54,7 +54,7 @@ ROLE_DESCRIPTIONS = {
     Role.ADMIN: "Manages members, settings and every token; reads the audit log.",
     Role.DEPLOYER: "Uploads models and runs deployments.",
     Role.VIEWER: "Reads the team's models, deployments and metrics.",
-    Role.FINANCE: "Reads costs and reports.",
+    Role.FINANCE: "Reads the team's costs and reports.",
 }
 
 
@@ -67,3 +67,18 @@ class Scope(models.TextChoices):
     WRITE = "write", "write: changes through the REST API"
     INVOKE = "invoke", "invoke: call the team's endpoints through the gateway"
     FINANCE = "finance", "finance: cost reports and allocation"
+
+
+class TokenScope(models.TextChoices):
+    """How far a token reaches (`scopes` above say which requests it may make). A team token acts
+    as its owner's membership in one team, whoever the owner is; a platform token acts as a
+    platform admin and only a superuser can hold one."""
+
+    TEAM = "team", "team: acts as a member of its team"
+    PLATFORM = "platform", "platform: acts as a platform admin (superusers only)"
+
+
+class PlatformRole(models.TextChoices):
+    """Roles above every team, granted only by a platform admin (PlatformGrant)."""
+
+    FINANCE = "finance", "Platform finance: reads every team's costs and reports"

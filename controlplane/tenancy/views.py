@@ -23,7 +23,8 @@ from controlplane.tenancy.forms import (
     TokenCreateForm,
 )
 from controlplane.tenancy.models import AuditEvent, AuditResult
-from controlplane.tenancy.permissions import ROLE_DESCRIPTIONS, Action, Role, Scope, role_allows
+from controlplane.tenancy.permissions import ROLE_DESCRIPTIONS, Action, Role, Scope, TokenScope, role_allows
+from controlplane.tenancy.platform import is_platform_admin
 from controlplane.tenancy.selectors import (
     api_token_get,
     api_token_list,
@@ -196,7 +197,20 @@ def team_remove(request, slug):
     if request.POST.get("confirm_slug") != team.slug:
         messages.error(request, "Type the team's slug to confirm deletion.")
         return redirect("team-settings", slug=slug)
-    team_delete(team=team, actor=request.user)
+    try:
+        team_delete(team=team, actor=request.user)
+    except ApplicationError as exc:  # live deployments: the same 409 refusal as the API's
+        audit_record(
+            actor=request.user,
+            action="team.delete",
+            resource_type="team",
+            resource_id=team.pk,
+            team=team,
+            result=AuditResult.FAILURE,
+            error=exc.message,
+        )
+        messages.error(request, exc.message)
+        return redirect("team-settings", slug=slug)
     request.session.pop(CURRENT_TEAM_SESSION_KEY, None)
     messages.success(request, f"Team {team.slug} deleted.")
     return redirect("home")
@@ -312,11 +326,17 @@ def tokens(request, slug):
     team, role = team_for_console(request, slug, Action.TOKEN_OWN)
     # ?scope=invoke preselects scopes: the deployment page links here for an invoke token.
     scopes = [s for s in request.GET.getlist("scope") if s in Scope.values]
-    form = TokenCreateForm(request.POST or None, initial={"scopes": scopes} if scopes else None)
+    platform_admin = is_platform_admin(request)
+    form = TokenCreateForm(
+        request.POST or None,
+        initial={"scopes": scopes} if scopes else None,
+        platform_admin=platform_admin,
+    )
     created = plaintext = None
     if request.method == "POST" and form.is_valid():
+        options = {"scope": request.POST.get("scope") or TokenScope.TEAM, **form.cleaned_data}
         try:
-            created, plaintext = api_token_create(team=team, actor=request.user, **form.cleaned_data)
+            created, plaintext = api_token_create(team=team, actor=request.user, **options)
         except ApplicationError as exc:
             _refused(
                 request,
@@ -325,10 +345,10 @@ def tokens(request, slug):
                 action="token.create",
                 resource_type="api_token",
                 team=team,
-                parameters={k: v for k, v in form.cleaned_data.items()},
+                parameters=options,
             )
         else:
-            form = TokenCreateForm()
+            form = TokenCreateForm(platform_admin=platform_admin)
     context = {
         "team": team,
         "form": form,
@@ -396,6 +416,6 @@ def audit(request, slug):
 
 @login_required
 def platform_audit(request):
-    if not request.user.is_superuser:
+    if not is_platform_admin(request):
         raise Http404("No such page.")
     return _audit_page(request, audit_event_list(user=request.user))

@@ -9,6 +9,7 @@ from controlplane.api_helpers import paginate
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.api.permissions import HasGatewaySecret
 from controlplane.tenancy.permissions import Action
+from controlplane.tenancy.platform import is_platform_admin
 from deployments.choices import ScalingMetric, TargetKind
 from deployments.models import Target
 from deployments.selectors import artifact_get
@@ -82,7 +83,7 @@ class TargetsApi(APIView):
         from controlplane.tenancy.selectors import team_list_for
 
         token = request.auth if isinstance(request.auth, ApiToken) else None
-        if request.user.is_superuser and token is None:
+        if is_platform_admin(request):
             targets = Target.objects.all()
         else:
             teams = team_list_for(user=request.user, token=token)
@@ -91,8 +92,10 @@ class TargetsApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: TargetOutput})
     def post(self, request):
-        if not request.user.is_superuser:
-            raise PermissionDenied("Only platform admins register targets.")
+        if not is_platform_admin(request):
+            raise PermissionDenied(
+                "Only platform admins register targets: sign in, or use a token with the platform scope."
+            )
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         target = target_create(actor=request.user, **data.validated_data)

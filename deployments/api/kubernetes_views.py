@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
+from controlplane.tenancy.platform import is_platform_admin
 from deployments.models import Target
 from deployments.selectors.deployments import deployment_get
 from deployments.selectors.manifests import deployment_manifests, manifests_yaml
@@ -22,10 +23,10 @@ from .deployment_serializers import TargetOutput
 
 class _PlatformTargetApi(APIView):
     audit_resource = "target"
-    token_allowed = False  # cluster credentials are a platform admin's, signed in
+    token_allowed = False  # cluster credentials are a platform admin's: a session or a platform token
 
     def target(self, request, pk) -> Target:
-        if not request.user.is_superuser:
+        if not is_platform_admin(request):
             raise PermissionDenied("Only platform admins manage cluster credentials.")
         return get_object_or_404(Target, pk=pk)
 

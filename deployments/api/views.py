@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from controlplane.api_helpers import filter_parameters, filtered, paginate
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
+from controlplane.tenancy.platform import is_platform_admin
 from deployments.choices import ArtifactFormat
 from deployments.filters import ModelArtifactFilter
 from deployments.models import RegistryPolicy
@@ -245,7 +246,7 @@ class RegistryPolicyApi(TeamScopedApiMixin, APIView):
     @extend_schema(request=PolicySerializer, responses=PolicySerializer)
     def patch(self, request, slug):
         team = self.get_team(slug)
-        if not request.user.is_superuser:
+        if not is_platform_admin(request):
             raise PermissionDenied("Only platform admins change a team's registry policy.")
         data = self.PolicySerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

@@ -21,7 +21,7 @@ class TeamScopedApiMixin:
 
     def get_team(self, slug: str):
         self.team = team_get_for(user=self.request.user, slug=slug, token=self.token)
-        self.role = membership_role(user=self.request.user, team=self.team)
+        self.role = membership_role(user=self.request.user, team=self.team, token=self.token)
         action = self.role_map[self.request.method]
         if not role_allows(self.role, action):
             raise PermissionDenied(f"Your role {self.role!r} in team {slug!r} does not allow {action}.")

@@ -4,7 +4,8 @@ from django.conf import settings
 from rest_framework import permissions
 
 from controlplane.tenancy.models import ApiToken
-from controlplane.tenancy.permissions import Scope
+from controlplane.tenancy.permissions import Scope, TokenScope
+from controlplane.tenancy.platform import is_platform_admin
 
 
 class IsAuthenticatedWithScope(permissions.BasePermission):
@@ -17,8 +18,13 @@ class IsAuthenticatedWithScope(permissions.BasePermission):
         token = request.auth if isinstance(request.auth, ApiToken) else None
         if token is None:
             return True
-        if not getattr(view, "token_allowed", True):
-            self.message = "API tokens are bound to one team and cannot do this; sign in to the console."
+        # `token_allowed = False` marks platform-only views: a team token never reaches them, a
+        # platform token does (the view still asks is_platform_admin).
+        if not getattr(view, "token_allowed", True) and token.scope != TokenScope.PLATFORM:
+            self.message = (
+                "Team tokens are bound to one team and cannot do this; sign in, or use a token with "
+                "the platform scope."
+            )
             return False
         default = Scope.READ if request.method in permissions.SAFE_METHODS else Scope.WRITE
         needed = getattr(view, "required_scopes", {}).get(request.method, default)
@@ -26,6 +32,15 @@ class IsAuthenticatedWithScope(permissions.BasePermission):
             self.message = f"This token lacks the '{needed}' scope."
             return False
         return True
+
+
+class IsPlatformAdmin(permissions.BasePermission):
+    """A superuser signed in, or a superuser's platform token; a team token never, whoever owns it."""
+
+    message = "Only platform admins do this: sign in as a superuser, or use a token with the platform scope."
+
+    def has_permission(self, request, view) -> bool:
+        return is_platform_admin(request)
 
 
 class HasGatewaySecret(permissions.BasePermission):

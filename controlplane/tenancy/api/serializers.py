@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from controlplane.tenancy.models import ApiToken, AuditEvent, Membership, Team
-from controlplane.tenancy.permissions import Role
+from controlplane.tenancy.models import ApiToken, AuditEvent, Membership, PlatformGrant, Team
+from controlplane.tenancy.permissions import PlatformRole, Role
 
 
 class TeamOutput(serializers.ModelSerializer):
@@ -26,6 +26,17 @@ class MembershipOutput(serializers.ModelSerializer):
         fields = ["id", "username", "email", "role", "created_at"]
 
 
+class PlatformGrantOutput(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    email = serializers.EmailField(source="user.email")
+    role = serializers.ChoiceField(choices=PlatformRole.choices)
+    granted_by = serializers.CharField(source="granted_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = PlatformGrant
+        fields = ["id", "username", "email", "role", "granted_by", "created_at"]
+
+
 class ApiTokenOutput(serializers.ModelSerializer):
     owner = serializers.CharField(source="user.username")
     prefix = serializers.CharField(source="display_prefix")
@@ -38,6 +49,7 @@ class ApiTokenOutput(serializers.ModelSerializer):
             "name",
             "prefix",
             "owner",
+            "scope",
             "scopes",
             "state",
             "expires_at",

@@ -9,7 +9,8 @@ from rest_framework.views import APIView
 from controlplane.api_helpers import filter_parameters, filtered, paginate
 from controlplane.tenancy.filters import ApiTokenFilter, AuditEventFilter, MembershipFilter
 from controlplane.tenancy.models import ApiToken, AuditEvent, Membership
-from controlplane.tenancy.permissions import Action, Role, Scope
+from controlplane.tenancy.permissions import Action, PlatformRole, Role, Scope, TokenScope
+from controlplane.tenancy.platform import is_platform_admin
 from controlplane.tenancy.selectors import (
     api_token_get,
     api_token_introspect,
@@ -17,6 +18,8 @@ from controlplane.tenancy.selectors import (
     audit_event_list,
     membership_get,
     membership_list,
+    platform_grant_get,
+    platform_grant_list,
     team_list_for,
 )
 from controlplane.tenancy.services import (
@@ -25,18 +28,21 @@ from controlplane.tenancy.services import (
     membership_add,
     membership_change_role,
     membership_remove,
+    platform_grant_create,
+    platform_grant_revoke,
     team_create,
     team_delete,
     team_update,
 )
 
 from .mixins import TeamScopedApiMixin
-from .permissions import HasGatewaySecret
+from .permissions import HasGatewaySecret, IsAuthenticatedWithScope, IsPlatformAdmin
 from .serializers import (
     ApiTokenCreatedOutput,
     ApiTokenOutput,
     AuditEventOutput,
     MembershipOutput,
+    PlatformGrantOutput,
     TeamOutput,
 )
 
@@ -49,6 +55,10 @@ class MeApi(APIView):
                 "username": serializers.CharField(),
                 "email": serializers.EmailField(),
                 "is_superuser": serializers.BooleanField(),
+                "platform_admin": serializers.BooleanField(
+                    help_text="Whether this request acts as a platform admin "
+                    "(a superuser's session or platform token)."
+                ),
                 "teams": serializers.DictField(child=serializers.CharField(), help_text="slug → role"),
                 "token": serializers.DictField(allow_null=True),
             },
@@ -64,8 +74,14 @@ class MeApi(APIView):
                 "username": request.user.username,
                 "email": request.user.email,
                 "is_superuser": request.user.is_superuser,
+                "platform_admin": is_platform_admin(request),
                 "teams": {m.team.slug: m.role for m in memberships},
-                "token": {"prefix": token.display_prefix, "team": token.team.slug, "scopes": token.scopes}
+                "token": {
+                    "prefix": token.display_prefix,
+                    "team": token.team.slug,
+                    "scope": token.scope,
+                    "scopes": token.scopes,
+                }
                 if token
                 else None,
             }
@@ -214,6 +230,12 @@ class TokensApi(TeamScopedApiMixin, APIView):
             allow_empty=False,
             help_text="read, write, invoke, finance",
         )
+        scope = serializers.ChoiceField(
+            choices=TokenScope.choices,
+            default=TokenScope.TEAM,
+            help_text="team: acts as your membership in this team; platform: acts as a platform admin "
+            "(superusers only).",
+        )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     @extend_schema(responses=ApiTokenOutput(many=True), parameters=filter_parameters(ApiTokenFilter))
@@ -227,7 +249,9 @@ class TokensApi(TeamScopedApiMixin, APIView):
         team = self.get_team(slug)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token, plaintext = api_token_create(team=team, actor=request.user, **data.validated_data)
+        token, plaintext = api_token_create(
+            team=team, actor=request.user, actor_token=self.token, **data.validated_data
+        )
         return Response(
             ApiTokenCreatedOutput(token, context={"plaintext": plaintext}).data,
             status=status.HTTP_201_CREATED,
@@ -278,9 +302,55 @@ class AuditEventsApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        if not self.request.user.is_superuser:
+        if not is_platform_admin(self.request):
             raise PermissionDenied("Only platform operators read the whole audit log; use your team's log.")
-        return audit_event_list(user=self.request.user)
+        return audit_event_list(user=self.request.user, token=self.request.auth)
+
+
+class _PlatformApi(APIView):
+    permission_classes = [IsAuthenticatedWithScope, IsPlatformAdmin]
+    audit_resource = "platform_grant"
+
+    @property
+    def token(self) -> ApiToken | None:
+        return self.request.auth if isinstance(self.request.auth, ApiToken) else None
+
+
+class PlatformGrantsApi(_PlatformApi):
+    """Roles above every team (platform finance reads every team's costs). Platform admins only."""
+
+    audit_actions = {"POST": "platform_grant.create"}
+
+    @extend_schema_serializer(component_name="PlatformGrantInput")
+    class InputSerializer(serializers.Serializer):
+        user = serializers.CharField(help_text="Username or e-mail of an existing user.")
+        role = serializers.ChoiceField(choices=PlatformRole.choices)
+
+    @extend_schema(responses=PlatformGrantOutput(many=True))
+    def get(self, request):
+        return paginate(self, platform_grant_list(), PlatformGrantOutput)
+
+    @extend_schema(request=InputSerializer, responses={201: PlatformGrantOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        grant = platform_grant_create(actor=request.user, actor_token=self.token, **data.validated_data)
+        return Response(PlatformGrantOutput(grant).data, status=status.HTTP_201_CREATED)
+
+
+class PlatformGrantDetailApi(_PlatformApi):
+    audit_actions = {"DELETE": "platform_grant.revoke"}
+
+    @extend_schema(responses=PlatformGrantOutput)
+    def get(self, request, pk):
+        return Response(PlatformGrantOutput(platform_grant_get(grant_id=pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        platform_grant_revoke(
+            grant=platform_grant_get(grant_id=pk), actor=request.user, actor_token=self.token
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenIntrospectApi(APIView):

@@ -2,11 +2,15 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from controlplane.tenancy.permissions import TokenScope
+
 TOKEN_PREFIX = "cpt"
 
 
 class ApiToken(models.Model):
-    """A bearer token acting for one user in one team, limited to its scopes.
+    """A bearer token acting for one user in one team, limited to its scopes. `scope` says how far
+    it reaches: `team` (its owner's membership in the team) or `platform` (a platform admin's
+    reach; superusers only, and only while they are superusers).
 
     Only the SHA-256 of the token is stored: the secret part has 256 bits of entropy, so a fast
     hash is safe and lets every request be checked with one indexed lookup."""
@@ -17,6 +21,7 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True, help_text="Shown to tell tokens apart.")
     token_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(default=list)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.TEAM)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -24,6 +29,11 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=TokenScope.values), name="apitoken_scope_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_prefix} ({self.name})"

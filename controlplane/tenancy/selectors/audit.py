@@ -2,12 +2,13 @@ from django.db.models import QuerySet
 
 from controlplane.tenancy.models import AuditEvent, Membership
 from controlplane.tenancy.permissions import ROLE_ACTIONS, Action
+from controlplane.tenancy.platform import is_platform_admin
 
 
 def audit_event_list(*, user, token=None) -> QuerySet[AuditEvent]:
-    """Events of the teams where the caller may read the audit log; superusers read everything,
-    including events that belong to no team (logins, team creation by others)."""
-    if user.is_superuser and token is None:
+    """Events of the teams where the caller may read the audit log; platform admins read
+    everything, including events that belong to no team (logins, team creation by others)."""
+    if is_platform_admin(user, token):
         return AuditEvent.objects.all()
     roles = [role for role, actions in ROLE_ACTIONS.items() if Action.AUDIT_VIEW in actions]
     team_ids = Membership.objects.filter(user=user, role__in=roles).values_list("team_id", flat=True)

@@ -3,15 +3,17 @@ from django.http import Http404
 
 from controlplane.tenancy.models import ApiToken, Membership, Team
 from controlplane.tenancy.permissions import Role
+from controlplane.tenancy.platform import is_platform_admin
 
 
 def team_list_for(*, user, token: ApiToken | None = None) -> QuerySet[Team]:
-    """Teams the caller can see: a token sees its own team only; platform superusers see all."""
+    """Teams the caller can see: platform admins (a session or a platform token) see all; a team
+    token sees its own team only, whoever owns it; everybody else sees their memberships."""
     qs = Team.objects.annotate(member_count=Count("memberships", distinct=True)).order_by("slug")
+    if is_platform_admin(user, token):
+        return qs
     if token is not None:
         return qs.filter(pk=token.team_id, memberships__user=user)
-    if user.is_superuser:
-        return qs
     return qs.filter(memberships__user=user)
 
 
@@ -23,11 +25,13 @@ def team_get_for(*, user, slug: str, token: ApiToken | None = None) -> Team:
     return team
 
 
-def membership_role(*, user, team: Team) -> str | None:
+def membership_role(*, user, team: Team, token: ApiToken | None = None) -> str | None:
+    """The caller's role in the team. A platform admin who is not a member acts as its owner; a
+    team token carries exactly its owner's membership."""
     if not user.is_authenticated:
         return None
     role = Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
-    if role is None and user.is_superuser:
+    if role is None and is_platform_admin(user, token):
         return Role.OWNER
     return role
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from controlplane.tenancy.models import ApiToken, Membership, Team
 from controlplane.tenancy.models.tokens import TOKEN_PREFIX, token_hash
-from controlplane.tenancy.permissions import Action, role_allows
+from controlplane.tenancy.permissions import Action, TokenScope, role_allows
 
 # last_used_at is written at most once a minute per token, so busy clients don't write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -22,8 +22,15 @@ def _active_token(raw: str) -> ApiToken | None:
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
     )
+    if token is None:
+        return None
+    if token.scope == TokenScope.PLATFORM:
+        # A platform token dies with its owner's superuser status; it never falls back to acting
+        # as a team member.
+        if not token.user.is_superuser:
+            return None
     # Removing a member takes their tokens' power away even before the tokens are revoked.
-    if token is None or not Membership.objects.filter(team_id=token.team_id, user_id=token.user_id).exists():
+    elif not Membership.objects.filter(team_id=token.team_id, user_id=token.user_id).exists():
         return None
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

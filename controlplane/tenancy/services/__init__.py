@@ -1,5 +1,6 @@
 from .audit import audit_purge, audit_record, audit_verify
 from .members import membership_add, membership_change_role, membership_remove
+from .platform import platform_grant_create, platform_grant_revoke
 from .teams import team_create, team_delete, team_update
 from .tokens import api_token_create, api_token_revoke
 
@@ -12,6 +13,8 @@ __all__ = [
     "membership_add",
     "membership_change_role",
     "membership_remove",
+    "platform_grant_create",
+    "platform_grant_revoke",
     "team_create",
     "team_delete",
     "team_update",

@@ -87,13 +87,50 @@ def team_update(*, team: Team, actor, **changes) -> Team:
 
 @transaction.atomic
 def team_delete(*, team: Team, actor) -> None:
-    """Delete a team with its memberships and tokens. Its audit events stay."""
+    """Delete a team and everything it owns: its deleted deployments' rows (revisions, events,
+    usage, costs), model versions and their files, secrets, tokens, memberships, budgets and
+    policy. Its audit events stay: they hold the team as plain values, not a foreign key.
+
+    Refused with a 409 naming them while any deployment is not deleted: its replicas still run,
+    and removing the rows would orphan them. The team row is locked first, as deployment_create
+    does, so no deployment appears between the check and the delete."""
+    # Deployments depend on teams, not the other way round; their reads and services are asked
+    # here at call time so the tenancy app keeps importing nothing of theirs at load time.
+    from deployments.models import Deployment
+    from deployments.selectors import artifact_list
+    from deployments.selectors.deployments import deployment_list
+    from deployments.services import artifact_delete
+    from deployments.storage import storage_delete_prefix
+
+    Team.objects.select_for_update().get(pk=team.pk)
+    live = list(deployment_list(team=team).values_list("name", flat=True))
+    if live:
+        raise ApplicationError(
+            f"Team {team.slug!r} still has {len(live)} live deployment{'s' if len(live) > 1 else ''}: "
+            f"{', '.join(live)}. Delete {'them' if len(live) > 1 else 'it'} first.",
+            extra={"field": "deployments"},
+            code="conflict",
+        )
+    deleted_deployments = Deployment.objects.filter(team=team)
+    counts = {
+        "deployments": deleted_deployments.count(),
+        "artifacts": artifact_list(team=team).count(),
+        "members": Membership.objects.filter(team=team).count(),
+    }
+    # Each model version goes through its own service: staged uploads and stored files go too.
+    for artifact in artifact_list(team=team):
+        artifact_delete(artifact=artifact, actor=actor)
+    # A deleted deployment still points at its last revision (PROTECT); let go before the cascade.
+    deleted_deployments.update(current_revision=None)
     audit_record(
         actor=actor,
         action="team.delete",
         resource_type="team",
         resource_id=team.pk,
         team=team,
-        parameters={"slug": team.slug, "name": team.name},
+        parameters={"slug": team.slug, "name": team.name, "removed": counts},
     )
+    team_id = team.pk
     team.delete()
+    # Anything left under the team's storage folder (a half-finished import) goes with it.
+    transaction.on_commit(lambda: storage_delete_prefix(f"artifacts/{team_id}"))

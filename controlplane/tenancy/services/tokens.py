@@ -6,17 +6,38 @@ from django.utils import timezone
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import ApiToken, Team
 from controlplane.tenancy.models.tokens import token_generate, token_hash
-from controlplane.tenancy.permissions import Scope
+from controlplane.tenancy.permissions import Scope, TokenScope
+from controlplane.tenancy.platform import is_platform_admin
 
 from .audit import audit_record
 
 
 @transaction.atomic
 def api_token_create(
-    *, team: Team, actor, name: str, scopes: list[str], expires_at: datetime | None = None
+    *,
+    team: Team,
+    actor,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
+    scope: str = TokenScope.TEAM,
+    actor_token: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token for the actor in the team. Returns the row and the plaintext, which exists
-    nowhere else: the caller shows it once."""
+    nowhere else: the caller shows it once. A `platform` token is made only by a platform admin
+    (`actor_token` is the token the request came with, None for a session): a superuser's team
+    token cannot mint one, or it would not be bound to its team. Raises ApplicationError naming
+    the field; `scope` refusals are 403."""
+    if scope not in TokenScope.values:
+        raise ApplicationError(
+            f"Unknown token scope {scope!r}; choose team or platform.", extra={"field": "scope"}
+        )
+    if scope == TokenScope.PLATFORM and not is_platform_admin(actor, actor_token):
+        raise ApplicationError(
+            "Only platform admins (superusers, signed in or with a platform token) create platform tokens.",
+            extra={"field": "scope"},
+            code="forbidden",
+        )
     if not name.strip():
         raise ApplicationError("A token needs a name.", extra={"field": "name"})
     unknown = sorted(set(scopes) - set(Scope.values))
@@ -37,6 +58,7 @@ def api_token_create(
         prefix=prefix,
         token_hash=token_hash(raw),
         scopes=ordered,
+        scope=scope,
         expires_at=expires_at,
     )
     audit_record(
@@ -45,7 +67,13 @@ def api_token_create(
         resource_type="api_token",
         resource_id=token.pk,
         team=team,
-        parameters={"name": token.name, "token_prefix": prefix, "scopes": ordered, "expires_at": expires_at},
+        parameters={
+            "name": token.name,
+            "token_prefix": prefix,
+            "scope": scope,
+            "scopes": ordered,
+            "expires_at": expires_at,
+        },
     )
     return token, raw
 

@@ -79,6 +79,64 @@ CASES = {
 }
 
 
+# Platform grants are a platform admin's: success needs a superuser's session, and a refusal is
+# either bad input from one or any team member trying (403, audited like every other refusal).
+PLATFORM_CASES = {
+    ("post", "/api/v1/platform/grants/"): (
+        {"user": "newcomer", "role": "finance"},
+        "platform_grant.create",
+        {"user": "newcomer", "role": "emperor"},
+    ),
+    ("delete", "/api/v1/platform/grants/{id}/"): (None, "platform_grant.revoke", None),
+}
+
+
+@pytest.fixture
+def platform_world(world):
+    from controlplane.tenancy.models import PlatformGrant
+
+    operator = UserFactory(username="operator", is_superuser=True, is_staff=True)
+    grant = PlatformGrant.objects.create(user=UserFactory(username="counter"), role="finance")
+    return {**world, "operator": operator, "grant": grant}
+
+
+@pytest.mark.parametrize("operation", sorted(PLATFORM_CASES), ids=lambda op: f"{op[0]} {op[1]}")
+def test_platform_grant_success_writes_exactly_one_event(api_client, platform_world, operation):
+    method, path = operation
+    body, action, _ = PLATFORM_CASES[operation]
+    api_client.force_authenticate(platform_world["operator"])
+    before = AuditEvent.objects.count()
+
+    response = getattr(api_client, method)(
+        path.replace("{id}", str(platform_world["grant"].pk)), body, format="json"
+    )
+
+    assert response.status_code < 300, response.content
+    events = list(AuditEvent.objects.order_by("seq")[before:])
+    assert [(e.action, e.result, e.actor_label) for e in events] == [
+        (action, AuditResult.SUCCESS, "operator")
+    ]
+
+
+@pytest.mark.parametrize("operation", sorted(PLATFORM_CASES), ids=lambda op: f"{op[0]} {op[1]}")
+def test_platform_grant_refusal_writes_exactly_one_failure_event(
+    api_client, platform_world, members, operation
+):
+    method, path = operation
+    _, action, bad_body = PLATFORM_CASES[operation]
+    api_client.force_authenticate(platform_world["operator"] if bad_body is not None else members["owner"])
+    before = AuditEvent.objects.count()
+
+    response = getattr(api_client, method)(
+        path.replace("{id}", str(platform_world["grant"].pk)), bad_body, format="json"
+    )
+
+    assert response.status_code in (400, 403), response.content
+    events = list(AuditEvent.objects.order_by("seq")[before:])
+    assert [(e.action, e.result) for e in events] == [(action, AuditResult.FAILURE)]
+    assert events[0].error == response.json()["error"]["message"]
+
+
 def _url(path: str, args: dict, world) -> str:
     ids = {"victim": world["victim"].pk, "token": world["token"].pk}
     path = path.replace("{name}", "HF_TOKEN")
@@ -91,9 +149,9 @@ def test_every_mutating_endpoint_has_a_case():
     from tests.deployments.api.test_kubernetes_api import CASES as KUBERNETES_CASES
     from tests.deployments.api.test_registry_audit import CASES as REGISTRY_CASES
 
-    assert _mutating_operations() == set(CASES) | set(REGISTRY_CASES) | set(DEPLOYMENT_CASES) | set(
-        BILLING_CASES
-    ) | set(KUBERNETES_CASES)
+    assert _mutating_operations() == set(CASES) | set(PLATFORM_CASES) | set(REGISTRY_CASES) | set(
+        DEPLOYMENT_CASES
+    ) | set(BILLING_CASES) | set(KUBERNETES_CASES)
 
 
 @pytest.mark.parametrize("operation", sorted(CASES), ids=lambda op: f"{op[0]} {op[1]}")
