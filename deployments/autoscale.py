@@ -21,7 +21,7 @@ from controlplane.tenancy.services import audit_record
 from deployments.choices import DeploymentStatus, DesiredState, ScalingMetric
 from deployments.dataplane import dataplane_store
 from deployments.models import Deployment
-from deployments.services.deployments import _reconcile_on_commit, event_record
+from deployments.services.deployments import _reconcile_on_commit, deployment_locked, event_record
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +86,8 @@ def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now
     """Resize one deployment under its row lock, the one every API change and the reconciler's
     status write take: a stop, start, pin or new revision that commits meanwhile is read here,
     never overwritten with what the deployment looked like when the tick began."""
-    deployment = (
-        Deployment.objects.select_for_update(of=("self",))
-        .select_related("team", "current_revision")
-        .filter(pk=deployment.pk, desired_state=DesiredState.RUNNING)
-        .exclude(status__in=[DeploymentStatus.DELETED, DeploymentStatus.FAILED])
-        .first()
-    )
-    if deployment is None:
+    deployment = deployment_locked(pk=deployment.pk, desired_state=DesiredState.RUNNING)
+    if deployment is None or deployment.status in (DeploymentStatus.DELETED, DeploymentStatus.FAILED):
         return False
     revision = deployment.current_revision
     history = [list(h) for h in deployment.scale_history]

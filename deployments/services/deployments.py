@@ -226,16 +226,22 @@ def _require_live(deployment: Deployment) -> None:
         _fail("This deployment is being deleted.", "desired_state", code="conflict")
 
 
+def deployment_locked(*, pk: int, **filters) -> Deployment | None:
+    """The deployment's row, locked until the transaction ends, read afresh after the lock is held.
+    The lock is taken alone: with its related rows joined into the FOR UPDATE, PostgreSQL re-reads
+    a row another transaction just changed but joins it against the older snapshot, so a revision
+    created by that transaction comes back as no current revision at all."""
+    if not Deployment.objects.select_for_update().filter(pk=pk, **filters).values_list("pk").first():
+        return None
+    return Deployment.objects.select_related("current_revision", "team", "target").get(pk=pk)
+
+
 def _locked(deployment: Deployment) -> Deployment:
     """The deployment's row, locked until the transaction ends, and checked live on that row. Every
     change to desired state, replicas or revision (the API's, the autoscaler's, the reconciler's
     status write) takes this lock first, so concurrent requests apply one after another, each
     against what the previous one committed, and none is lost."""
-    row = (
-        Deployment.objects.select_for_update(of=("self",))
-        .select_related("current_revision", "team", "target")
-        .get(pk=deployment.pk)
-    )
+    row = deployment_locked(pk=deployment.pk)
     _require_live(row)
     return row
 
@@ -444,14 +450,14 @@ def deployment_delete(*, deployment: Deployment, actor) -> Deployment:
 @transaction.atomic
 def deployment_wake(*, team_slug: str, name: str) -> Deployment | None:
     """The gateway holds a request for a deployment scaled to zero: start a replica. Idempotent."""
-    deployment = (
-        Deployment.objects.select_for_update(of=("self",))
-        .select_related("team", "current_revision")
-        .filter(team__slug=team_slug, name=name, desired_state=DesiredState.RUNNING)
+    live = (
+        Deployment.objects.filter(team__slug=team_slug, name=name, desired_state=DesiredState.RUNNING)
         .exclude(status=DeploymentStatus.DELETED)
+        .values_list("pk", flat=True)
         .first()
     )
-    if deployment is None:
+    deployment = live and deployment_locked(pk=live, desired_state=DesiredState.RUNNING)
+    if not deployment:
         return None
     now = timezone.now()
     if deployment.replicas == 0 and deployment.pinned_replicas is None:
@@ -484,12 +490,7 @@ def deployment_mark_failed(*, deployment_id: int, reason: str, generation: int |
     """Final failure of provisioning: record it; a later change (update, rollback, start) retries.
     With `generation`, only if no change arrived since that generation was reconciled: a failure
     of the old spec must not overwrite a stop, delete or new revision the user asked for meanwhile."""
-    deployment = (
-        Deployment.objects.select_for_update(of=("self",))
-        .select_related("team")
-        .filter(pk=deployment_id)
-        .first()
-    )
+    deployment = deployment_locked(pk=deployment_id)
     if deployment is None or (generation is not None and deployment.generation != generation):
         return
     Deployment.objects.filter(pk=deployment_id).update(
