@@ -91,6 +91,19 @@ def _secret_env(deployment: Deployment) -> tuple[tuple[tuple[str, str], ...], st
     return entries, digest[:16]
 
 
+def _runtime_env(artifact) -> dict[str, str]:
+    """Runtime switches the platform owns (members cannot set SERVING_*): trust_remote_code only
+    for a model inspection found needing it, and only while its team may still upload code."""
+    from deployments.models import RegistryPolicy
+
+    if (
+        artifact.inspection.get("trust_remote_code")
+        and RegistryPolicy.objects.filter(team_id=artifact.team_id, allow_code_files=True).exists()
+    ):
+        return {"SERVING_TRUST_REMOTE_CODE": "1"}
+    return {}
+
+
 def build_spec(deployment: Deployment):
     from deployments.backends.base import DeploymentSpec
 
@@ -115,7 +128,7 @@ def build_spec(deployment: Deployment):
         scaling_target=revision.scaling_target,
         scale_up_window_s=revision.scale_up_window_s,
         scale_down_window_s=revision.scale_down_window_s,
-        env=tuple(sorted(revision.env.items())),
+        env=tuple(sorted({**revision.env, **_runtime_env(artifact)}.items())),
         secret_env=secret_env,
         secrets_digest=secrets_digest,
         labels=(

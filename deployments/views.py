@@ -45,7 +45,10 @@ def model_upload(request, slug):
     register = RegisterUriForm(request.POST or None)
     if request.method == "POST" and register.is_valid():
         try:
-            artifact = artifact_register_uri(team=team, actor=request.user, **register.cleaned_data)
+            fields = dict(register.cleaned_data)
+            artifact = artifact_register_uri(
+                team=team, actor=request.user, uri=fields.pop("source_uri"), **fields
+            )
         except ApplicationError as exc:
             register.add_error(
                 "source_uri" if exc.extra.get("field") == "source_uri" else "name", exc.message

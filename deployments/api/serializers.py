@@ -1,6 +1,26 @@
+from django.core.validators import ProhibitNullCharactersValidator
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from deployments.inspection.names import show, upload_path_problem
 from deployments.models import ArtifactFile, ModelArtifact, UploadSession
+
+
+class UploadPathField(serializers.CharField):
+    """A file's path in the model folder, checked by the one name rule. DRF's own NUL and surrogate
+    validators are dropped so every bad name gets the same kind of reason; nothing is trimmed, as
+    names are refused, never rewritten."""
+
+    def __init__(self, **kwargs):
+        super().__init__(trim_whitespace=False, allow_blank=True, **kwargs)
+        generic = (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+        self.validators = [v for v in self.validators if not isinstance(v, generic)]
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if problem := upload_path_problem(value):
+            raise serializers.ValidationError(f"Invalid file path {show(value)}: {problem}.")
+        return value
 
 
 class ArtifactFileOutput(serializers.ModelSerializer):

@@ -1,15 +1,33 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import deployment_views as dv
 from . import kubernetes_views as kv
 from . import secret_views as sv
 from . import views
 
+
+class AnyFilePathConverter:
+    """Every string, empty and newlines included (Django's `path` is `.+`, which stops at a newline
+    and 404s the rest): a bad name must reach the view, which refuses it with a 400 naming `path`."""
+
+    regex = r"[\s\S]*"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(AnyFilePathConverter, "filepath")
+
 urlpatterns = [
     path("teams/<slug:slug>/models/", views.ModelsApi.as_view(), name="models"),
     path("teams/<slug:slug>/models/<int:pk>/", views.ModelDetailApi.as_view(), name="model-detail"),
     path(
-        "teams/<slug:slug>/models/<int:pk>/files/<path:path>", views.ModelFileApi.as_view(), name="model-file"
+        "teams/<slug:slug>/models/<int:pk>/files/<filepath:path>",
+        views.ModelFileApi.as_view(),
+        name="model-file",
     ),
     path("teams/<slug:slug>/models/<int:pk>/uploads/", views.UploadsApi.as_view(), name="model-uploads"),
     path(

@@ -1,6 +1,8 @@
 """REST API of the model registry. Raw file bytes (one-shot PUT, resumable PATCH chunks) are read
 straight from the request stream in fixed chunks; the body is never parsed or held in memory."""
 
+import re
+
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
@@ -10,13 +12,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api_helpers import filter_parameters, filtered, paginate
+from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
 from controlplane.tenancy.platform import is_platform_admin
 from deployments.choices import ArtifactFormat
 from deployments.filters import ModelArtifactFilter
+from deployments.inspection.names import show
 from deployments.models import RegistryPolicy
-from deployments.selectors import artifact_get, artifact_list, upload_get
+from deployments.selectors import artifact_file_get, artifact_get, artifact_list, upload_get
 from deployments.services import (
     artifact_complete,
     artifact_create,
@@ -30,12 +34,35 @@ from deployments.services import (
 )
 from deployments.storage import storage_iter
 
-from .serializers import ArtifactFileOutput, ModelArtifactListOutput, ModelArtifactOutput, UploadOutput
+from .serializers import (
+    ArtifactFileOutput,
+    ModelArtifactListOutput,
+    ModelArtifactOutput,
+    UploadOutput,
+    UploadPathField,
+)
 
 
 def _content_length(request) -> int | None:
     value = request.META.get("CONTENT_LENGTH")
     return int(value) if value and value.isdigit() else None
+
+
+# Django re-percent-encodes URL bytes that are not UTF-8 (django.utils.encoding.
+# repercent_broken_unicode): a lone surrogate sent as %ED%A0%80 reaches the view as the text
+# "%ED%A0%80", a different, harmless-looking name. Such a byte is always >= 0x80 and written in
+# upper case, so that shape is refused; a name that really holds "%E9" can use the uploads API.
+_REPERCENTED = re.compile(r"%[89A-F][0-9A-F]")
+
+
+def _url_file_path(path: str) -> str:
+    if _REPERCENTED.search(path):
+        raise ApplicationError(
+            f"Invalid file path {show(path)}: the URL holds bytes that are not UTF-8 (a lone surrogate "
+            "or a broken sequence); percent-encode the UTF-8 bytes of the name.",
+            extra={"field": "path"},
+        )
+    return path
 
 
 class ArtifactScopedMixin(TeamScopedApiMixin):
@@ -125,7 +152,7 @@ class ModelFileApi(ArtifactScopedMixin, APIView):
         file = artifact_file_put(
             artifact=artifact,
             actor=request.user,
-            path=path,
+            path=_url_file_path(path),
             stream=request._request,
             length=_content_length(request),
             sha256=request.headers.get("X-Checksum-SHA256", ""),
@@ -135,11 +162,7 @@ class ModelFileApi(ArtifactScopedMixin, APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, slug, pk, path):
         artifact = self.get_artifact(slug, pk)
-        file = artifact.files.filter(path=path).first()
-        if file is None:
-            from django.http import Http404
-
-            raise Http404("No such file in this model version.")
+        file = artifact_file_get(artifact=artifact, path=_url_file_path(path))
         response = StreamingHttpResponse(
             storage_iter(f"{artifact.storage_prefix}/{file.path}"), content_type="application/octet-stream"
         )
@@ -155,7 +178,7 @@ class UploadsApi(ArtifactScopedMixin, APIView):
 
     @extend_schema_serializer(component_name="UploadStartInput")
     class InputSerializer(serializers.Serializer):
-        path = serializers.CharField(max_length=500, help_text="Where the file goes in the model folder.")
+        path = UploadPathField(help_text="Where the file goes in the model folder, e.g. onnx/model.onnx.")
         size = serializers.IntegerField(min_value=0, help_text="Total bytes of the file.")
         sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
@@ -223,7 +246,8 @@ class ModelCompleteApi(ArtifactScopedMixin, APIView):
 
 
 class RegistryPolicyApi(TeamScopedApiMixin, APIView):
-    """Platform admins decide whether a team may upload pickle weights and how large a model may be."""
+    """Platform admins decide whether a team may upload pickle weights or code files, and how large
+    a model may be."""
 
     role_map = {"GET": Action.MODEL_VIEW, "PATCH": Action.MODEL_VIEW}
     audit_resource = "registry_policy"
@@ -233,7 +257,7 @@ class RegistryPolicyApi(TeamScopedApiMixin, APIView):
     class PolicySerializer(serializers.ModelSerializer):
         class Meta:
             model = RegistryPolicy
-            fields = ["allow_pickle_weights", "max_artifact_bytes", "updated_at"]
+            fields = ["allow_pickle_weights", "allow_code_files", "max_artifact_bytes", "updated_at"]
             read_only_fields = ["updated_at"]
 
     @extend_schema(responses=PolicySerializer)

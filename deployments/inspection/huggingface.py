@@ -5,6 +5,7 @@ import json
 from collections.abc import Callable
 
 from . import InspectionError
+from .names import HF_CONFIG_FILES, MAX_CONFIG_BYTES, remote_code_problem
 from .safetensors_header import read_safetensors_header
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
@@ -13,9 +14,15 @@ _DTYPE_NAMES = {"BF16": "bfloat16", "F16": "float16", "F32": "float32", "F8_E4M3
 
 
 def inspect_huggingface(
-    files: dict[str, int], read: Callable[[str, int, int], bytes], *, allow_pickle: bool
+    files: dict[str, int],
+    read: Callable[[str, int, int], bytes],
+    *,
+    allow_pickle: bool,
+    allow_remote_code: bool = False,
 ) -> dict:
-    """`files` maps relative path to size; `read(path, start, length)` reads bytes from one."""
+    """`files` maps relative path to size; `read(path, start, length)` reads bytes from one.
+    Configs whose auto_map needs trust_remote_code are refused unless `allow_remote_code`; when
+    allowed, `trust_remote_code` in the facts tells the runtime to pass it."""
     if "config.json" not in files:
         raise InspectionError(
             "No config.json at the top of the folder: a Hugging Face model needs it "
@@ -29,6 +36,9 @@ def inspect_huggingface(
     if not isinstance(config, dict):
         raise InspectionError("config.json must hold a JSON object.")
     text_config = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    remote_code = _needs_remote_code(config, files, read)
+    if remote_code and not allow_remote_code:
+        raise InspectionError(f"Refused: {remote_code}.")
 
     facts = architecture_facts(config, text_config)
     weights = sorted(p for p in files if p.endswith(".safetensors"))
@@ -61,7 +71,26 @@ def inspect_huggingface(
     facts.setdefault("dtype", config.get("torch_dtype") or config.get("dtype"))
     facts["tokenizer"] = any(p.rsplit("/", 1)[-1] in TOKENIZER_FILES for p in files)
     facts["chat_template"] = "chat_template.jinja" in files or _has_chat_template(files, read)
+    if remote_code:
+        facts["trust_remote_code"] = True  # allowed by the policy; the runtime needs the flag
     return facts
+
+
+def _needs_remote_code(config: dict, files, read) -> str | None:
+    """The first top-level HF config whose auto_map would make transformers import folder code."""
+    if problem := remote_code_problem("config.json", config):
+        return problem
+    for name in HF_CONFIG_FILES[1:]:
+        size = files.get(name)
+        if not size or size > MAX_CONFIG_BYTES:
+            continue
+        try:
+            other = json.loads(read(name, 0, size))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if problem := remote_code_problem(name, other):
+            return problem
+    return None
 
 
 def _has_chat_template(files, read) -> bool:

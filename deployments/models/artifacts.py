@@ -58,7 +58,7 @@ class ModelArtifact(models.Model):
 
 class ArtifactFile(models.Model):
     artifact = models.ForeignKey(ModelArtifact, on_delete=models.CASCADE, related_name="files")
-    path = models.CharField(max_length=500)
+    path = models.CharField(max_length=1024)  # deployments.inspection.names.MAX_PATH_BYTES
     size_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -77,7 +77,7 @@ class UploadSession(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     artifact = models.ForeignKey(ModelArtifact, on_delete=models.CASCADE, related_name="uploads")
-    path = models.CharField(max_length=500)
+    path = models.CharField(max_length=1024)  # deployments.inspection.names.MAX_PATH_BYTES
     size_bytes = models.BigIntegerField()
     offset = models.BigIntegerField(default=0)
     expected_sha256 = models.CharField(max_length=64, blank=True)
@@ -99,6 +99,11 @@ class RegistryPolicy(models.Model):
     allow_pickle_weights = models.BooleanField(
         default=False,
         help_text="Accept pytorch_model.bin weights. Loading pickle runs code: trust the source.",
+    )
+    allow_code_files = models.BooleanField(
+        default=False,
+        help_text="Accept code in model folders (.py, .pyc, .so, .pth, ...) and Hugging Face configs "
+        "that need trust_remote_code. Replicas then run that code: trust the source.",
     )
     max_artifact_bytes = models.BigIntegerField(
         null=True, blank=True, help_text="Empty: the platform default."

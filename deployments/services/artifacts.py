@@ -4,6 +4,7 @@ and no row is written unless the bytes were accepted."""
 
 import fcntl
 import hashlib
+import json
 import logging
 import re
 import tempfile
@@ -21,8 +22,16 @@ from controlplane.tenancy.models import AuditResult, Team
 from controlplane.tenancy.services import audit_record
 from deployments.choices import ArtifactFormat, ArtifactStatus
 from deployments.inspection import InspectionError
-from deployments.inspection.archives import extract_archive, is_archive
+from deployments.inspection.archives import MemberNameError, extract_archive, is_archive, list_archive
 from deployments.inspection.huggingface import inspect_huggingface
+from deployments.inspection.names import (
+    MAX_CONFIG_BYTES,
+    code_file_problem,
+    is_hf_config,
+    remote_code_problem,
+    show,
+    upload_path_problem,
+)
 from deployments.inspection.onnx_model import inspect_onnx
 from deployments.models import ArtifactFile, ModelArtifact, RegistryPolicy, UploadSession
 from deployments.models.artifacts import NAME_VALIDATOR
@@ -51,13 +60,67 @@ def _staging_dir() -> Path:
 
 
 def _clean_path(path: str, *, field: str = "path") -> str:
-    pure = PurePosixPath(path)
-    if not path or path.startswith("/") or "\\" in path or ".." in pure.parts or len(path) > 500:
-        raise ApplicationError(
-            f"Invalid file path {path!r}: use a relative path without '..', e.g. config.json or onnx/model.onnx.",
-            extra={"field": field},
-        )
-    return str(pure)
+    """The one name rule (deployments.inspection.names); names are refused, never rewritten, so a
+    file has one spelling."""
+    problem = upload_path_problem(path)
+    if problem:
+        raise ApplicationError(f"Invalid file path {show(path)}: {problem}.", extra={"field": field})
+    return path
+
+
+def _policy(team: Team) -> RegistryPolicy | None:
+    return RegistryPolicy.objects.filter(team=team).first()
+
+
+def _allows_code(team: Team) -> bool:
+    policy = _policy(team)
+    return bool(policy and policy.allow_code_files)
+
+
+def _refuse_code_file(artifact: ModelArtifact, path: str, *, field: str = "path") -> None:
+    """Model folders carry no code unless a platform admin allowed it for the team (issue 10: a
+    sitecustomize.py in the folder ran as the control plane once PYTHONPATH pointed there)."""
+    if _allows_code(artifact.team):
+        return
+    problem = code_file_problem(path)
+    if problem:
+        raise ApplicationError(f"Refused: {problem}.", extra={"field": field})
+
+
+def _check_content(artifact: ModelArtifact, path: str, staged: Path) -> None:
+    """What the bytes of a finished upload may not hold: archive members with bad names or code,
+    and Hugging Face configs that need trust_remote_code. Checked before anything is stored."""
+    allow_code = _allows_code(artifact.team)
+    configs: dict[str, bytes] = {}
+    if is_archive(path):
+        try:
+            listing = list_archive(
+                staged,
+                name=path,
+                limit=min(_limit(artifact.team), max(staged.stat().st_size, 1) * settings.ARCHIVE_MAX_RATIO),
+                max_files=settings.ARCHIVE_MAX_FILES,
+            )
+        except MemberNameError as exc:
+            raise ApplicationError(f"{path}: {exc}", extra={"field": "path", "member": exc.member}) from None
+        if listing is None:
+            return  # unreadable: inspection rejects it with the reason
+        if not allow_code:
+            for member in listing.files:
+                if problem := code_file_problem(member):
+                    raise ApplicationError(f"Refused {path}: {problem}.", extra={"field": "path"})
+        configs = listing.configs
+    elif is_hf_config(path) and staged.stat().st_size <= MAX_CONFIG_BYTES:
+        configs = {path: staged.read_bytes()}
+    if allow_code or artifact.format != ArtifactFormat.HUGGINGFACE:
+        return
+    for name, raw in configs.items():
+        try:
+            config = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue  # inspection rejects malformed JSON with its own reason
+        if problem := remote_code_problem(name, config):
+            where = name if name == path else f"{name} in {path}"
+            raise ApplicationError(f"Refused {where}: {problem}.", extra={"field": "path"})
 
 
 def _clean_sha256(value: str, *, field: str) -> str:
@@ -143,6 +206,16 @@ def artifact_register_uri(
         raise ApplicationError(f"Cannot read {uri}: {exc}", extra={"field": "source_uri"}) from exc
     if not objects:
         raise ApplicationError(f"Nothing exists at {uri}.", extra={"field": "source_uri"})
+    key = uri.removeprefix("s3://").partition("/")[2]
+    allow_code = _allows_code(team)
+    for object_key, _ in objects:
+        rel = _s3_relative(key, object_key)
+        problem = upload_path_problem(rel) or (None if allow_code else code_file_problem(rel))
+        if problem:
+            raise ApplicationError(
+                f"Cannot register {uri}: the object {show(object_key)} cannot be a model file: {problem}.",
+                extra={"field": "source_uri"},
+            )
     size = sum(s for _, s in objects)
     if size > _limit(team):
         raise ApplicationError(
@@ -267,6 +340,7 @@ def artifact_file_put(
     hung up) or a checksum mismatch leaves nothing behind."""
     path = _clean_path(path)
     expected = _clean_sha256(sha256, field="X-Checksum-SHA256")
+    _refuse_code_file(artifact, path)
     if length is None:
         raise ApplicationError(
             "Send a Content-Length header with the file.", extra={"field": "Content-Length"}
@@ -289,6 +363,7 @@ def artifact_file_put(
                 f"Checksum mismatch: the bytes hash to {digest}, not {expected}.",
                 extra={"field": "X-Checksum-SHA256"},
             )
+        _check_content(artifact, path, staged)
         return _store_file(
             artifact=artifact, actor=actor, path=path, staged=staged, size=length, sha256=digest
         )
@@ -317,6 +392,7 @@ def upload_start(*, artifact: ModelArtifact, actor, path: str, size: int, sha256
     """Open a resumable upload of one file of `size` bytes; chunks go to upload_append."""
     path = _clean_path(path)
     expected = _clean_sha256(sha256, field="sha256")
+    _refuse_code_file(artifact, path)
     if size < 0:
         raise ApplicationError("The size cannot be negative.", extra={"field": "size"})
     _require_uploading(artifact)
@@ -399,6 +475,12 @@ def _finish_upload(*, session: UploadSession, actor) -> ArtifactFile:
             "The upload was discarded.",
             extra={"field": "sha256"},
         )
+    try:
+        _check_content(session.artifact, session.path, staging)
+    except ApplicationError as exc:
+        staging.unlink(missing_ok=True)
+        UploadSession.objects.filter(pk=session.pk).delete()
+        raise ApplicationError(f"{exc.message} The upload was discarded.", extra=exc.extra) from None
     with transaction.atomic():
         file = _store_file(
             artifact=session.artifact,
@@ -504,14 +586,22 @@ def _import_from_uri(artifact: ModelArtifact) -> None:
     if not objects:
         raise InspectionError(f"{artifact.source_uri} no longer exists.")
     for object_key, size in objects:
-        rel = PurePosixPath(object_key).name if object_key == key else object_key[len(key.rstrip("/")) + 1 :]
+        rel = _s3_relative(key, object_key)
+        if problem := upload_path_problem(rel):  # checked at registration; the bucket may have changed since
+            raise InspectionError(f"The object {show(object_key)} cannot be a model file: {problem}.")
         with tempfile.NamedTemporaryFile(dir=_staging_dir(), suffix=".part", delete=False) as tmp:
             staged = Path(tmp.name)
         try:
             client.download_file(bucket, object_key, str(staged))
-            _store_imported(artifact, str(PurePosixPath(rel)), staged, size)
+            _store_imported(artifact, rel, staged, size)
         finally:
             staged.unlink(missing_ok=True)
+
+
+def _s3_relative(key: str, object_key: str) -> str:
+    """An object's path in the model folder: its name when the URI is the object, else its key
+    below the URI's folder."""
+    return PurePosixPath(object_key).name if object_key == key else object_key[len(key.rstrip("/")) + 1 :]
 
 
 def _store_imported(artifact: ModelArtifact, rel: str, staged: Path, size: int) -> None:
@@ -548,6 +638,14 @@ def _unpack_archive(artifact: ModelArtifact) -> None:
 def _inspect(artifact: ModelArtifact) -> dict:
     files = {f.path: f.size_bytes for f in artifact.files.all()}
     prefix = artifact.storage_prefix
+    policy = _policy(artifact.team)
+    allow_code = bool(policy and policy.allow_code_files)
+    # Uploads are refused at the door; this is the verdict for what came another way (an S3
+    # folder, an archive) or while the policy allowed code.
+    if not allow_code:
+        for path in sorted(files):
+            if problem := code_file_problem(path):
+                raise InspectionError(f"Refused: {problem}.")
     if artifact.format == ArtifactFormat.ONNX:
         models = [p for p in files if p.endswith(".onnx")]
         if len(models) != 1:
@@ -559,8 +657,12 @@ def _inspect(artifact: ModelArtifact) -> dict:
     def reader(p: str, start: int, n: int) -> bytes:
         return storage_read_range(f"{prefix}/{p}", start, n)
 
-    policy = RegistryPolicy.objects.filter(team=artifact.team).first()
-    return inspect_huggingface(files, reader, allow_pickle=bool(policy and policy.allow_pickle_weights))
+    return inspect_huggingface(
+        files,
+        reader,
+        allow_pickle=bool(policy and policy.allow_pickle_weights),
+        allow_remote_code=allow_code,
+    )
 
 
 def upload_expire(*, older_than_hours: int = 48) -> int:

@@ -8,7 +8,10 @@ The architecture named in ``config.json`` decides what the model serves:
 * anything else that ``AutoModel`` loads (BERT-like encoders) -> ``embed``: mean-pooled,
   L2-normalised vectors for ``/v1/embeddings``.
 
-Nothing is downloaded: loading is ``local_files_only`` (air-gapped hosts are a target).
+Nothing is downloaded: loading is ``local_files_only`` (air-gapped hosts are a target). Model
+folders are untrusted, so code in them is never imported (``trust_remote_code=False``) unless
+the control plane sets ``SERVING_TRUST_REMOTE_CODE=1``, which it does only for a model that
+needs it and whose team a platform admin allowed code files.
 Generation is a plain token loop with a KV cache rather than ``model.generate`` so the server
 can stream each piece of text, apply stop strings exactly, honour ``logit_bias`` and stop when a
 streaming client hangs up. All methods are blocking and meant for one worker thread.
@@ -63,15 +66,24 @@ def pick_device(device: str) -> str:
     return "cpu"
 
 
+def trust_remote_code_allowed() -> bool:
+    """Whether the platform allowed this replica's model to run its own code (see module docstring)."""
+    return os.environ.get("SERVING_TRUST_REMOTE_CODE", "") == "1"
+
+
 class HfModel:
     platform = "transformers"
 
-    def __init__(self, path: str | Path, *, device: str = "auto") -> None:
+    def __init__(
+        self, path: str | Path, *, device: str = "auto", trust_remote_code: bool | None = None
+    ) -> None:
         path = Path(path)
         if not (path / "config.json").is_file():
             raise RuntimeError(f"{path} is not a Hugging Face model directory (no config.json)")
         self.device = pick_device(device)
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        trust = trust_remote_code_allowed() if trust_remote_code is None else trust_remote_code
+        self.trust_remote_code = trust
+        config = AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=trust)
         architectures = config.architectures or []
         # Half precision matmuls are slow or missing on CPU; keep the checkpoint's dtype on GPU only.
         dtype = "auto" if self.device == "cuda" else torch.float32
@@ -81,8 +93,12 @@ class HfModel:
             self.kind, loader = "classify", AutoModelForSequenceClassification
         else:
             self.kind, loader = "embed", AutoModel
-        self.model = loader.from_pretrained(path, local_files_only=True, dtype=dtype).to(self.device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = (
+            loader.from_pretrained(path, local_files_only=True, dtype=dtype, trust_remote_code=trust)
+            .to(self.device)
+            .eval()
+        )
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust)
         self.config = config
         self.vocab_size = int(self.model.config.vocab_size)
         self.context_length = int(getattr(config, "max_position_embeddings", 0) or 0) or 4096

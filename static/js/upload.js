@@ -135,19 +135,25 @@
 
   async function start() {
     $("upload-start").disabled = true;
+    let modelUrl = null;
     try {
       const artifact = await request("POST", api, JSON.stringify({ name: $("up-name").value.trim(), format: $("up-format").value }),
         { "Content-Type": "application/json" });
-      const modelUrl = `${api}${artifact.id}/`;
+      modelUrl = `${api}${artifact.id}/`;
       const total = picked.reduce((sum, p) => sum + p.file.size, 0) || 1;
       let done = 0;
       for (const item of picked) done += await uploadFile(modelUrl, item, done, total);
       $("progress-bar").style.width = "100%";
       await request("POST", `${modelUrl}complete`);
+      modelUrl = null;
       message("Uploaded. Inspecting…");
       window.location.assign(`${detailBase}${artifact.id}/`);
     } catch (err) {
+      // A refused file (a bad name, a code file, over the limit) would otherwise leave an empty
+      // version behind that never completes: remove the version this attempt made.
+      if (modelUrl) await request("DELETE", modelUrl).catch(() => {});
       message(err.message, true);
+      $("progress-bar").style.width = "0%";
       $("upload-start").disabled = false;
     }
   }

@@ -42,6 +42,22 @@ def mask_secrets(value):
     return value
 
 
+# PostgreSQL refuses NUL in text and jsonb, and lone surrogates cannot be encoded as UTF-8: a
+# refused request that carried one (an upload named "a\x00b") must still leave its audit row.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value):
+    """Strings with NUL or lone surrogates written as the escape `\\u0000` (six characters)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
 def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
 
@@ -101,7 +117,7 @@ def audit_record(
     ctx = current_request_context()
     chain = _chain_for_update()
     # Round-trip through JSON so the stored value hashes the same when read back.
-    params = json.loads(_canonical(mask_secrets(parameters or {})))
+    params = _storable(json.loads(_canonical(mask_secrets(parameters or {}))))
     event = AuditEvent(
         seq=chain.head_seq + 1,
         created_at=timezone.now(),
@@ -115,7 +131,7 @@ def audit_record(
         action=action,
         parameters=params,
         result=result,
-        error=error[:2000],
+        error=_storable(error[:2000]),
         client_address=ctx.client_address,
         request_id=ctx.request_id,
         prev_hash=chain.head_hash,

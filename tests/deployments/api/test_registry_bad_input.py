@@ -62,10 +62,14 @@ def test_onnx_graph_that_fails_the_checker(registry, inspect, artifact_dirs):
         ("/etc/cron.d/evil", "absolute path"),
     ],
 )
-def test_archive_with_escaping_paths(registry, inspect, artifact_dirs, name, message):
+def test_archive_with_escaping_paths(registry, artifact_dirs, name, message):
+    """Member names are checked when the archive arrives: a 400 naming the member, nothing stored."""
     archive = zip_of({"config.json": json.dumps(LLAMA_CONFIG).encode(), name: b"x"})
-    reason = reject(registry, inspect, {"model.zip": archive}, format="huggingface")
-    assert message in reason
+    artifact = registry.create(name="bad", format="huggingface")
+    response = registry.put(artifact["id"], "model.zip", archive)
+    assert response.status_code == 400
+    reason = response.json()["error"]["fields"]["path"][0]
+    assert message in reason and repr(name) in reason
     assert_nothing_left(artifact_dirs)
     assert not (artifact_dirs.parent / "escape.txt").exists()
 
