@@ -9,12 +9,19 @@ The control plane publishes the table as the store document ``gateway:routes``::
 probes every replica's ``/v2/health/ready`` and takes failing ones out of rotation (a refused
 connection takes a replica out at once, see :meth:`RouteTable.mark_down`). :meth:`RouteTable.pick`
 balances by fewest outstanding requests.
+
+Replicas answer only requests that carry their own token in ``X-Replica-Token``
+(:func:`replica_token`): the gateway derives it from its secret and what the table says of the
+replica (deployment and URL), the backend that started the replica derived the same and gave it
+to that replica alone. No replica learns the secret, nor a token that opens another replica.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import itertools
 import logging
 from dataclasses import dataclass, field
@@ -26,6 +33,17 @@ from serving.store import ROUTES_KEY, Store
 logger = logging.getLogger("serving.routing")
 
 HEALTH_PATH = "/v2/health/ready"
+LIVE_PATH = "/v2/health/live"
+REPLICA_TOKEN_HEADER = "X-Replica-Token"
+
+
+def replica_token(secret: str, route_key: str, url: str) -> str:
+    """The token of the replica at ``url`` serving ``route_key`` ("team/deployment"):
+    HMAC-SHA256 of the identity under the gateway secret. Only one process listens on a URL at a
+    time, and the deployment is part of the identity, so a port reused later by another
+    deployment's replica gets another token."""
+    identity = f"replica:{route_key} {url.rstrip('/')}"
+    return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(slots=True, eq=False)
@@ -33,6 +51,8 @@ class Replica:
     url: str
     outstanding: int = 0
     healthy: bool = True
+    route: str = ""  # the "team/deployment" it serves
+    token: str = field(default="", repr=False)  # sent as X-Replica-Token on every proxied request
 
 
 @dataclass(slots=True)
@@ -49,7 +69,8 @@ class Route:
 
 
 class RouteTable:
-    def __init__(self) -> None:
+    def __init__(self, secret: str = "") -> None:
+        self.secret = secret  # the gateway secret replica tokens are derived from
         self.routes: dict[str, Route] = {}
         self.version = 0
         self.loaded = False
@@ -88,12 +109,17 @@ class RouteTable:
                     logger.warning("serving.routing.bad_replica", extra={"key": key, "url": url})
                     continue
                 url = url.rstrip("/")
-                replica = replicas.get(url) or self._replicas.get(url) or Replica(url)
+                replica = replicas.get(url) or self._replicas.get(url)
+                if replica is None or replica.route != route.key:  # new, or a port another deployment had
+                    replica = Replica(url, route=route.key, token=self._token(route.key, url))
                 replicas[url] = replica
                 route.replicas.append(replica)
             routes[route.key] = route
         self.routes, self._replicas, self.version, self.loaded = routes, replicas, version, True
         self.notify()
+
+    def _token(self, route_key: str, url: str) -> str:
+        return replica_token(self.secret, route_key, url) if self.secret else ""
 
     def notify(self) -> None:
         """Wake everyone waiting for a replica (a route or a replica's health changed)."""
