@@ -201,7 +201,7 @@ def resolve_isolation(setting: str, python: str) -> Isolation:
         raise PermanentBackendError(f"sandbox: {setting!r} is not one of {', '.join(SANDBOX_SETTINGS)}.")
     if setting == "off":
         isolation = Isolation(missing=("sandbox off for this target",))
-        logger.warning("deployments.local.isolation", extra={"isolation": isolation.describe()})
+        logger.warning("deployments.local.isolation %s", isolation.describe(), extra={"sandbox": setting})
         return isolation
     missing = []
     user = None
@@ -230,7 +230,8 @@ def resolve_isolation(setting: str, python: str) -> Isolation:
         bwrap=bwrap, uid=user[0] if user else None, gid=user[1] if user else None, missing=tuple(missing)
     )
     log = logger.warning if missing else logger.info
-    log("deployments.local.isolation", extra={"isolation": isolation.describe()})
+    # Said once per process, in the message itself: what an operator reads first.
+    log("deployments.local.isolation %s", isolation.describe(), extra={"sandbox": setting})
     return isolation
 
 
@@ -426,11 +427,7 @@ class LocalBackend:
         replica_id = uuid.uuid4().hex[:12]
         port = _free_port()
         folder = self._dir(spec.key)
-        folder.mkdir(parents=True, exist_ok=True)
-        work = folder / replica_id
-        work.mkdir(mode=0o700, exist_ok=True)
-        if isolation.uid is not None:
-            os.chown(work, isolation.uid, isolation.gid)  # its own, and no other replica's
+        work = self.work_folder(spec.key, replica_id)
         command, env = self.replica_command(spec, replica_id=replica_id, port=port, work=work)
         with open(folder / f"{replica_id}.log", "ab") as log:
             process = subprocess.Popen(
@@ -449,6 +446,14 @@ class LocalBackend:
             "deployments.local.started",
             extra={"key": spec.key, "replica": replica_id, "port": port, "isolation": isolation.describe()},
         )
+
+    def work_folder(self, key: str, replica_id: str) -> Path:
+        """The replica's private folder (its HOME and cwd): 0700, owned by the user it runs as."""
+        work = self._dir(key) / replica_id
+        work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.isolation.uid is not None:
+            os.chown(work, self.isolation.uid, self.isolation.gid)  # its own, and no other replica's
+        return work
 
     def replica_command(
         self,
