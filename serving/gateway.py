@@ -36,7 +36,8 @@ from serving.config import GatewaySettings, gateway_settings, uvicorn_options
 from serving.errors import EXCEPTION_HANDLERS, ApiError, error_response
 from serving.metering import Meter, UsageSniffer
 from serving.metrics import LATENCY_BUCKETS, metrics_endpoint
-from serving.routing import REPLICA_TOKEN_HEADER, HealthChecker, Replica, RouteTable, RouteWatcher
+from serving.replica_token import REPLICA_TOKEN_HEADER
+from serving.routing import HealthChecker, Replica, RouteTable, RouteWatcher
 from serving.routing import Route as DeploymentRoute
 from serving.store import Store, open_store
 

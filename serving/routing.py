@@ -10,40 +10,25 @@ probes every replica's ``/v2/health/ready`` and takes failing ones out of rotati
 connection takes a replica out at once, see :meth:`RouteTable.mark_down`). :meth:`RouteTable.pick`
 balances by fewest outstanding requests.
 
-Replicas answer only requests that carry their own token in ``X-Replica-Token``
-(:func:`replica_token`): the gateway derives it from its secret and what the table says of the
-replica (deployment and URL), the backend that started the replica derived the same and gave it
-to that replica alone. No replica learns the secret, nor a token that opens another replica.
+Every replica in the table carries the token the gateway sends it (:mod:`serving.replica_token`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import itertools
 import logging
 from dataclasses import dataclass, field
 
 import aiohttp
 
+from serving.replica_token import replica_token
 from serving.store import ROUTES_KEY, Store
 
 logger = logging.getLogger("serving.routing")
 
 HEALTH_PATH = "/v2/health/ready"
-LIVE_PATH = "/v2/health/live"
-REPLICA_TOKEN_HEADER = "X-Replica-Token"
-
-
-def replica_token(secret: str, route_key: str, url: str) -> str:
-    """The token of the replica at ``url`` serving ``route_key`` ("team/deployment"):
-    HMAC-SHA256 of the identity under the gateway secret. Only one process listens on a URL at a
-    time, and the deployment is part of the identity, so a port reused later by another
-    deployment's replica gets another token."""
-    identity = f"replica:{route_key} {url.rstrip('/')}"
-    return hmac.new(secret.encode(), identity.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(slots=True, eq=False)

@@ -12,8 +12,8 @@ Inference runs in worker threads, so requests in flight never hold up health che
 
 When ``SERVING_REPLICA_TOKEN`` is set (the ``local`` backend always sets it) every request but the
 health checks must carry it in ``X-Replica-Token``, or gets a 401: only the gateway, which derives
-each replica's token from its own secret (:func:`serving.routing.replica_token`), reaches the
-model. A server started by hand without it (a bench) stays open.
+each replica's token from its own secret (:mod:`serving.replica_token`), reaches the model. A
+server started by hand without it (a bench) stays open.
 """
 
 from __future__ import annotations
@@ -41,14 +41,12 @@ from serving.batching import DynamicBatcher
 from serving.config import ServerSettings, server_settings, uvicorn_options
 from serving.errors import EXCEPTION_HANDLERS, ApiError, error_response
 from serving.metrics import RequestMetricsMiddleware, metrics_endpoint, request_metrics
+from serving.replica_token import REPLICA_TOKEN_ENV, REPLICA_TOKEN_HEADER
 
 logger = logging.getLogger("serving.server")
 
 FORMATS = ("onnx", "huggingface")
 LIVE_PATH, HEALTH_PATH = "/v2/health/live", "/v2/health/ready"
-# The gateway's side of these is serving.routing (not imported here: it pulls in aiohttp, a tenth
-# of a second on every replica start).
-REPLICA_TOKEN_HEADER = "X-Replica-Token"
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -326,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # Read once and dropped from the environment, so model code that lists os.environ later (or a
     # subprocess it starts) does not find it lying around.
-    replica_token = os.environ.pop("SERVING_REPLICA_TOKEN", "")
+    replica_token = os.environ.pop(REPLICA_TOKEN_ENV, "")
     app = build_app(host, registry, replica_token=replica_token)
     config = uvicorn.Config(
         app,

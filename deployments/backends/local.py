@@ -7,7 +7,7 @@ replicas are adopted, and a process started by a worker killed before it could r
 found all the same. Nothing is orphaned, nothing is started twice (the reconciler holds a
 per-deployment lock around apply).
 
-Only the gateway reaches a replica: each one gets its own token (serving.routing.replica_token,
+Only the gateway reaches a replica: each one gets its own token (serving.replica_token,
 derived from the gateway secret, which the replica never sees) and answers nothing but its health
 checks without it.
 
@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.routing import replica_token
+from serving.replica_token import REPLICA_TOKEN_ENV, replica_token
 
 from .base import (
     BackendEvent,
@@ -480,7 +480,7 @@ class LocalBackend:
             **dict(spec.env),
             **dict(spec.secret_env),
             # Its own token, the one the gateway sends it: it opens this replica and no other.
-            "SERVING_REPLICA_TOKEN": replica_token(
+            REPLICA_TOKEN_ENV: replica_token(
                 self.secret, f"{spec.team}/{spec.deployment}", f"http://{self.host}:{port}"
             ),
             MARKER: self._marker(spec.key),

@@ -9,7 +9,7 @@ import pytest
 
 from controlplane.tenancy.permissions import Scope
 from deployments.services.targets import target_create
-from serving.routing import replica_token
+from serving.replica_token import replica_token
 from tests.deployments.e2e import (
     Gateway,
     expected_output,
