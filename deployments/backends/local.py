@@ -216,8 +216,8 @@ def resolve_isolation(setting: str, python: str) -> Isolation:
         missing.append("bubblewrap is installed but cannot make a sandbox here")
         bwrap = ""
     if user is not None and not bwrap:
-        # Without a sandbox the replica sees the host's files as the user sees them: the Python
-        # environment must be readable by it (one under /root is not), else it stays as it is.
+        # Without a sandbox the replica sees the host's files as the user sees them: it must be
+        # able to run the Python environment and import `serving`, else the uid stays as it is.
         probe = [*_drop(*user), python, "-c", "import serving.server"]
         if not _run_quietly(probe, env={"PYTHONPATH": _project_root(), "PATH": "/usr/bin:/bin"}, cwd="/"):
             missing.append(f"{SANDBOX_USER} cannot run {python} outside a sandbox")
