@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/controlplane
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install services browser migrate bench clean
+.PHONY: run test install services browser replica-sandbox migrate bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+run: install replica-sandbox
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py bootstrap
@@ -34,7 +34,18 @@ browser:
 	@# pdftoppm turns the finance report PDF into PNG in tests/billing/test_reports.py
 	@command -v pdftoppm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
 
-test: install services browser
+# Replica isolation (deployments/backends/local.py): bubblewrap, the sandbox local replicas run in,
+# and `cpreplica`, the unprivileged user they run as. Both need root and are skipped without it;
+# a failed install only warns, so `make run` still works offline (replicas then run with less isolation,
+# which the worker logs at startup).
+replica-sandbox:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  command -v bwrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } \
+	    || echo "warning: bubblewrap could not be installed; local replicas run without a sandbox" >&2; \
+	  id -u cpreplica >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cpreplica; \
+	fi
+
+test: install services browser replica-sandbox
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest --create-db $(PYTEST_ARGS)
 
 clean:

@@ -36,6 +36,7 @@ from serving.config import GatewaySettings, gateway_settings, uvicorn_options
 from serving.errors import EXCEPTION_HANDLERS, ApiError, error_response
 from serving.metering import Meter, UsageSniffer
 from serving.metrics import LATENCY_BUCKETS, metrics_endpoint
+from serving.replica_token import REPLICA_TOKEN_HEADER
 from serving.routing import HealthChecker, Replica, RouteTable, RouteWatcher
 from serving.routing import Route as DeploymentRoute
 from serving.store import Store, open_store
@@ -57,7 +58,8 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-_DROP_REQUEST = _HOP_BY_HOP | {"host", "authorization", "content-length"}
+# A client's own X-Replica-Token is dropped: the gateway sends the replica's.
+_DROP_REQUEST = _HOP_BY_HOP | {"host", "authorization", "content-length", REPLICA_TOKEN_HEADER.lower()}
 _DROP_RESPONSE_BYTES = frozenset(h.encode() for h in _HOP_BY_HOP | {"server", "date"})
 # Methods that may be sent again after the replica died mid-request (RFC 9110 idempotent).
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -129,7 +131,7 @@ class Gateway:
     def __init__(self, settings: GatewaySettings, store: Store, registry: CollectorRegistry) -> None:
         self.settings, self.store = settings, store
         self.metrics = GatewayMetrics(registry)
-        self.table = RouteTable()
+        self.table = RouteTable(settings.shared_secret)
         self.meter = Meter(store, interval=settings.meter_flush_seconds)
         # Replica traffic goes through aiohttp (created in start(), inside the event loop): measured
         # on the bench, httpx's connection pool costs about 1 ms of CPU per request, more than
@@ -321,7 +323,11 @@ class Gateway:
             self.metrics.in_flight.inc()
             try:
                 upstream = await self.upstream.request(
-                    request.method, replica.url + target, headers=headers, data=body, allow_redirects=False
+                    request.method,
+                    replica.url + target,
+                    headers=[*headers, (REPLICA_TOKEN_HEADER, replica.token)] if replica.token else headers,
+                    data=body,
+                    allow_redirects=False,
                 )
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # Nothing reached the replica: safe to send any method elsewhere.

@@ -9,6 +9,8 @@ The control plane publishes the table as the store document ``gateway:routes``::
 probes every replica's ``/v2/health/ready`` and takes failing ones out of rotation (a refused
 connection takes a replica out at once, see :meth:`RouteTable.mark_down`). :meth:`RouteTable.pick`
 balances by fewest outstanding requests.
+
+Every replica in the table carries the token the gateway sends it (:mod:`serving.replica_token`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from serving.replica_token import replica_token
 from serving.store import ROUTES_KEY, Store
 
 logger = logging.getLogger("serving.routing")
@@ -33,6 +36,8 @@ class Replica:
     url: str
     outstanding: int = 0
     healthy: bool = True
+    route: str = ""  # the "team/deployment" it serves
+    token: str = field(default="", repr=False)  # sent as X-Replica-Token on every proxied request
 
 
 @dataclass(slots=True)
@@ -49,7 +54,8 @@ class Route:
 
 
 class RouteTable:
-    def __init__(self) -> None:
+    def __init__(self, secret: str = "") -> None:
+        self.secret = secret  # the gateway secret replica tokens are derived from
         self.routes: dict[str, Route] = {}
         self.version = 0
         self.loaded = False
@@ -88,12 +94,17 @@ class RouteTable:
                     logger.warning("serving.routing.bad_replica", extra={"key": key, "url": url})
                     continue
                 url = url.rstrip("/")
-                replica = replicas.get(url) or self._replicas.get(url) or Replica(url)
+                replica = replicas.get(url) or self._replicas.get(url)
+                if replica is None or replica.route != route.key:  # new, or a port another deployment had
+                    replica = Replica(url, route=route.key, token=self._token(route.key, url))
                 replicas[url] = replica
                 route.replicas.append(replica)
             routes[route.key] = route
         self.routes, self._replicas, self.version, self.loaded = routes, replicas, version, True
         self.notify()
+
+    def _token(self, route_key: str, url: str) -> str:
+        return replica_token(self.secret, route_key, url) if self.secret else ""
 
     def notify(self) -> None:
         """Wake everyone waiting for a replica (a route or a replica's health changed)."""

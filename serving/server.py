@@ -9,6 +9,11 @@ the process prints why and exits with status 1, so whoever started it (the ``loc
 Kubernetes probe) sees a failure rather than a server that never becomes ready.
 
 Inference runs in worker threads, so requests in flight never hold up health checks.
+
+When ``SERVING_REPLICA_TOKEN`` is set (the ``local`` backend always sets it) every request but the
+health checks must carry it in ``X-Replica-Token``, or gets a 401: only the gateway, which derives
+each replica's token from its own secret (:mod:`serving.replica_token`), reaches the model. A
+server started by hand without it (a bench) stays open.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import sys
@@ -33,12 +39,14 @@ from starlette.routing import Route
 
 from serving.batching import DynamicBatcher
 from serving.config import ServerSettings, server_settings, uvicorn_options
-from serving.errors import EXCEPTION_HANDLERS, ApiError
+from serving.errors import EXCEPTION_HANDLERS, ApiError, error_response
 from serving.metrics import RequestMetricsMiddleware, metrics_endpoint, request_metrics
+from serving.replica_token import REPLICA_TOKEN_ENV, REPLICA_TOKEN_HEADER
 
 logger = logging.getLogger("serving.server")
 
 FORMATS = ("onnx", "huggingface")
+LIVE_PATH, HEALTH_PATH = "/v2/health/live", "/v2/health/ready"
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
@@ -197,7 +205,36 @@ async def live(request: Request) -> JSONResponse:
     return JSONResponse({"live": True})
 
 
-def build_app(host: ModelHost, registry: CollectorRegistry) -> Starlette:
+# Probed by whoever runs the replica (the local backend, the gateway's health checker, Kubernetes)
+# without a token; they say nothing about the model beyond whether it has loaded.
+OPEN_PATHS = frozenset({LIVE_PATH, HEALTH_PATH})
+
+
+class ReplicaTokenGuard:
+    """Refuses every request but the health checks unless it carries the replica's token.
+
+    Outermost, plain ASGI: a refused request never reaches routing, metrics or the model."""
+
+    def __init__(self, app, *, token: str) -> None:
+        self.app, self.token = app, token.encode()
+        self.header = REPLICA_TOKEN_HEADER.lower().encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
+            sent = next((v for k, v in scope["headers"] if k == self.header), b"")
+            if not hmac.compare_digest(sent, self.token):  # constant time: no guessing byte by byte
+                response = error_response(
+                    401,
+                    "replica_token_required",
+                    "this replica answers only the gateway; call the deployment's endpoint instead",
+                    field=REPLICA_TOKEN_HEADER,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_app(host: ModelHost, registry: CollectorRegistry, *, replica_token: str = "") -> Starlette:
     from serving.protocols import v2
 
     async def ready(request: Request) -> JSONResponse:
@@ -207,8 +244,8 @@ def build_app(host: ModelHost, registry: CollectorRegistry) -> Starlette:
         return JSONResponse(body, status_code=200 if host.ready else 503)
 
     routes = [
-        Route("/v2/health/live", live),
-        Route("/v2/health/ready", ready),
+        Route(LIVE_PATH, live),
+        Route(HEALTH_PATH, ready),
         Route("/metrics", metrics_endpoint(registry)),
         *v2.routes(host),
     ]
@@ -231,8 +268,10 @@ def build_app(host: ModelHost, registry: CollectorRegistry) -> Starlette:
         RequestMetricsMiddleware,
         requests=requests,
         latency=latency,
-        skip=frozenset({"/metrics", "/v2/health/live", "/v2/health/ready"}),
+        skip=frozenset({"/metrics", LIVE_PATH, HEALTH_PATH}),
     )
+    if replica_token:
+        app.add_middleware(ReplicaTokenGuard, token=replica_token)
     return app
 
 
@@ -283,7 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         settings=server_settings(),
         registry=registry,
     )
-    app = build_app(host, registry)
+    # Read once and dropped from the environment, so model code that lists os.environ later (or a
+    # subprocess it starts) does not find it lying around.
+    replica_token = os.environ.pop(REPLICA_TOKEN_ENV, "")
+    app = build_app(host, registry, replica_token=replica_token)
     config = uvicorn.Config(
         app,
         host=args.host,

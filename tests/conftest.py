@@ -66,6 +66,8 @@ def celery_worker_process(transactional_db, worker_env):
         "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
+        # The replicas it starts get tokens derived from this secret; the tests' gateway has the same.
+        "GATEWAY_SHARED_SECRET": settings.GATEWAY_SHARED_SECRET,
         **worker_env,
     }
     worker = subprocess.Popen(

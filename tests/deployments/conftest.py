@@ -106,5 +106,7 @@ def stop_leftover_replicas(artifact_dirs):
         except OSError:
             continue
         if any(v.startswith(b"CONTROLPLANE_REPLICA_KEY=") and root in v for v in env):
+            # Its process group: its own, or under bubblewrap the sandbox's (whose init, killed,
+            # takes the whole sandbox with it).
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(entry.name), signal.SIGKILL)
+                os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
