@@ -91,7 +91,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Model deployment control plane API",
     "DESCRIPTION": (
         "Teams, members, API tokens and the audit log. Authenticate with "
-        "`Authorization: Bearer <token>`; tokens carry scopes read, write, invoke and finance."
+        "`Authorization: Bearer <token>`; tokens carry scopes read, write, invoke and finance. "
+        "Lists are pages (`count`, `next`, `previous`, `results`; `?page=`, `?page_size=`), and every "
+        "error is `{\"error\": {\"code\", \"message\", \"fields\", \"request_id\"}}`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -112,6 +114,10 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"BearerToken": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"BearerToken": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default, kept
+        "controlplane.schema.add_error_responses",  # the Error component on every operation
+    ],
 }
 
 LOGGING = {

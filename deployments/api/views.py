@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api_helpers import filter_parameters, filtered, paginate
+from controlplane.pagination import DefaultPagination
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
 from deployments.choices import ArtifactFormat
@@ -45,6 +46,7 @@ class ArtifactScopedMixin(TeamScopedApiMixin):
 
 
 class ModelsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MODEL_VIEW, "POST": Action.MODEL_MANAGE}
     audit_resource = "model_artifact"
     audit_actions = {"POST": "model.create"}

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api_helpers import filter_parameters, filtered, paginate
+from controlplane.pagination import DefaultPagination
 from controlplane.tenancy.filters import ApiTokenFilter, AuditEventFilter, MembershipFilter
 from controlplane.tenancy.models import ApiToken, AuditEvent, Membership
 from controlplane.tenancy.permissions import Action, Role, Scope
@@ -73,6 +74,7 @@ class MeApi(APIView):
 
 
 class TeamsApi(APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     audit_resource = "team"
     audit_actions = {"POST": "team.create"}
 
@@ -144,6 +146,7 @@ class TeamDetailApi(TeamScopedApiMixin, APIView):
 
 
 class MembersApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MEMBER_VIEW, "POST": Action.MEMBER_MANAGE}
     audit_resource = "membership"
     audit_actions = {"POST": "member.add"}
@@ -202,6 +205,7 @@ class MemberDetailApi(TeamScopedApiMixin, APIView):
 
 
 class TokensApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.TOKEN_OWN, "POST": Action.TOKEN_OWN}
     audit_resource = "api_token"
     audit_actions = {"POST": "token.create"}
@@ -257,6 +261,7 @@ class TokenDetailApi(TeamScopedApiMixin, APIView):
 
 
 class TeamAuditEventsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.AUDIT_VIEW}
 
     @extend_schema(responses=AuditEventOutput(many=True), parameters=filter_parameters(AuditEventFilter))
