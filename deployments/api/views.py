@@ -3,7 +3,7 @@ straight from the request stream in fixed chunks; the body is never parsed or he
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -187,7 +187,12 @@ class UploadDetailApi(ArtifactScopedMixin, APIView):
     @extend_schema(
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
         parameters=[OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True)],
-        responses={200: UploadOutput, 201: ArtifactFileOutput},
+        responses={
+            200: UploadOutput,
+            201: inline_serializer(  # the last chunk: the file as stored
+                "UploadCompleted", {"complete": serializers.BooleanField(), "file": ArtifactFileOutput()}
+            ),
+        },
     )
     def patch(self, request, slug, pk, upload_id):
         upload = self._upload(slug, pk, upload_id)
@@ -236,6 +241,8 @@ class RegistryPolicyApi(TeamScopedApiMixin, APIView):
             model = RegistryPolicy
             fields = ["allow_pickle_weights", "max_artifact_bytes", "updated_at"]
             read_only_fields = ["updated_at"]
+            # null until a platform admin first sets the team's policy (the defaults apply)
+            extra_kwargs = {"updated_at": {"allow_null": True}}
 
     @extend_schema(responses=PolicySerializer)
     def get(self, request, slug):

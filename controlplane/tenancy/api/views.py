@@ -253,7 +253,7 @@ class TokenDetailApi(TeamScopedApiMixin, APIView):
     def get(self, request, slug, pk):
         return Response(ApiTokenOutput(self._token(slug, pk)).data)
 
-    @extend_schema(responses=ApiTokenOutput)
+    @extend_schema(responses={200: ApiTokenOutput})  # the revoked token, not an empty 204
     def delete(self, request, slug, pk):
         return Response(
             ApiTokenOutput(api_token_revoke(token=self._token(slug, pk), actor=request.user)).data

@@ -42,6 +42,18 @@ def mask_secrets(value):
     return value
 
 
+def _storable(value):
+    """PostgreSQL keeps no NUL character in text or jsonb, and a refused request's raw input may
+    hold one: it is recorded as U+FFFD rather than failing the request with a 500."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def _canonical(value) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
 
@@ -101,7 +113,7 @@ def audit_record(
     ctx = current_request_context()
     chain = _chain_for_update()
     # Round-trip through JSON so the stored value hashes the same when read back.
-    params = json.loads(_canonical(mask_secrets(parameters or {})))
+    params = json.loads(_canonical(_storable(mask_secrets(parameters or {}))))
     event = AuditEvent(
         seq=chain.head_seq + 1,
         created_at=timezone.now(),
@@ -111,11 +123,11 @@ def audit_record(
         team_id=team.pk if team is not None else None,
         team_slug=team.slug if team is not None else "",
         resource_type=resource_type,
-        resource_id=str(resource_id),
-        action=action,
+        resource_id=_storable(str(resource_id)),
+        action=_storable(action),
         parameters=params,
         result=result,
-        error=error[:2000],
+        error=_storable(error)[:2000],
         client_address=ctx.client_address,
         request_id=ctx.request_id,
         prev_hash=chain.head_hash,

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import Membership, Team
@@ -87,7 +88,8 @@ def team_update(*, team: Team, actor, **changes) -> Team:
 
 @transaction.atomic
 def team_delete(*, team: Team, actor) -> None:
-    """Delete a team with its memberships and tokens. Its audit events stay."""
+    """Delete a team with its memberships and tokens. Its audit events stay. While rows of other apps
+    still hold it (deployments, models), ApplicationError(code="conflict") names them: a 409."""
     audit_record(
         actor=actor,
         action="team.delete",
@@ -96,4 +98,10 @@ def team_delete(*, team: Team, actor) -> None:
         team=team,
         parameters={"slug": team.slug, "name": team.name},
     )
-    team.delete()
+    try:
+        team.delete()
+    except ProtectedError as exc:
+        # Rows other apps keep (deployments above all) hold the team; the whole delete rolls back.
+        held = sorted({f"{o._meta.verbose_name} {o}" for o in exc.protected_objects})
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        raise ApplicationError(f"The team still has {shown}; delete them first.", code="conflict") from exc
