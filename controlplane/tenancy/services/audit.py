@@ -123,8 +123,8 @@ def audit_record(
         team_id=team.pk if team is not None else None,
         team_slug=team.slug if team is not None else "",
         resource_type=resource_type,
-        resource_id=_storable(str(resource_id)),
-        action=_storable(action),
+        resource_id=_storable(str(resource_id))[:100],  # a refused request's id is what the URL said
+        action=_storable(action)[:80],
         parameters=params,
         result=result,
         error=_storable(error)[:2000],
