@@ -7,6 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDa
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -85,5 +86,10 @@ def api_exception_handler(exc, context):
     body["request_id"] = current_request_context().request_id
     from controlplane.tenancy.services.audit import audit_record_failed_request
 
-    audit_record_failed_request(request=context.get("request"), view=context.get("view"), error=body)
+    request = context.get("request")
+    audit_record_failed_request(request=request, view=context.get("view"), error=body)
+    if request is not None:
+        # JSON whatever the view would render on success: a browser's Accept picks the browsable
+        # API's HTML, and the schema view renders YAML, for errors too otherwise.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
     return response

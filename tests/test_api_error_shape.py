@@ -46,6 +46,25 @@ def test_unknown_api_path_keeps_a_supplied_request_id(client):
     assert assert_error_shape(response, 404, "not_found")["request_id"] == "trace-0123456789"
 
 
+def test_errors_are_json_when_a_browser_asks_for_html(client, bearer):
+    # DRF's browsable API would render the error as an HTML page.
+    browser = "text/html,application/xhtml+xml,*/*;q=0.8"
+    response = client.get("/api/v1/teams/no-such-team/", HTTP_ACCEPT=browser, **bearer)
+    assert_error_shape(response, 404, "not_found")
+    anonymous = client.get("/api/v1/teams/", HTTP_ACCEPT=browser)
+    assert_error_shape(anonymous, 401, "not_authenticated")
+
+
+def test_an_unservable_accept_is_a_json_406(client, bearer):
+    response = client.get("/api/v1/teams/", HTTP_ACCEPT="application/xml", **bearer)
+    assert_error_shape(response, 406, "not_acceptable")
+
+
+def test_schema_view_errors_are_json_not_yaml(client):
+    response = client.get("/api/v1/schema/", HTTP_ACCEPT="text/html")
+    assert_error_shape(response, 406, "not_acceptable")
+
+
 def test_wrong_method_is_a_json_405(client, bearer):
     response = client.delete("/api/v1/me/", **bearer)
     assert_error_shape(response, 405, "method_not_allowed")
