@@ -70,7 +70,7 @@ def server_error(request, template_name="500.html"):
         message="Internal server error; quote the request id when you report it.",
     )
     logger.error(
-        "controlplane.server_error request_id=%s %s %s",
+        "controlplane.server_error request_id=%s %s %r",  # %r: a path may hold control characters
         request_id(request),
         request.method,
         request.path,
