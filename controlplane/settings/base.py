@@ -93,7 +93,7 @@ SPECTACULAR_SETTINGS = {
         "Teams, members, API tokens and the audit log. Authenticate with "
         "`Authorization: Bearer <token>`; tokens carry scopes read, write, invoke and finance. "
         "Lists are pages (`count`, `next`, `previous`, `results`; `?page=`, `?page_size=`), and every "
-        "error is `{\"error\": {\"code\", \"message\", \"fields\", \"request_id\"}}`."
+        'error is `{"error": {"code", "message", "fields", "request_id"}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
