@@ -14,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -179,15 +180,16 @@ CHECKS = [
 
 
 def keeps_generated_path(case) -> bool:
-    """Cases aimed at path parameters (negative ones, coverage cases for a path parameter) and a
-    third of the rest keep what was generated, so lookups of odd, long or missing ids are fuzzed
-    too; the choice hangs on the generated values, hence is the same on every run."""
+    """Cases aimed at a path parameter and a third of the rest keep what was generated, so lookups
+    of odd, long or missing ids are fuzzed too; the others get real objects, so their bodies and
+    queries reach validation rather than a 404. The choice hangs on the generated values, hence is
+    the same on every run."""
     meta = case.meta
-    if meta is not None and (
-        meta.is_negative_at(ParameterLocation.PATH)
-        or getattr(meta.phase.data, "parameter_location", None) == ParameterLocation.PATH
-    ):
-        return True
+    if meta is not None:
+        if meta.phase.name == TestPhase.COVERAGE:  # coverage marks whole cases negative: ask its target
+            return getattr(meta.phase.data, "parameter_location", None) == ParameterLocation.PATH
+        if meta.is_negative_at(ParameterLocation.PATH):
+            return True
     return zlib.crc32(repr(sorted((case.path_parameters or {}).items())).encode()) % 3 == 0
 
 
