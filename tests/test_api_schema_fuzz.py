@@ -3,8 +3,10 @@ no server errors, every response as the schema documents it, every error in the 
 
 The schema is loaded from the WSGI app, and requests go through it in this process, inside the test's
 transaction: what an operation creates is rolled back, and the work it enqueues on commit (reconcile,
-inspection) never runs, so no replica starts and no worker is needed. Path parameters that name an
-object are set to the fixture's real objects, so operations reach their code rather than a 404.
+inspection) never runs, so no replica starts and no worker is needed; files go to tmp_path. So no
+operation is excluded. Most cases get the fixture's real objects as path parameters, so they reach
+the operation's code rather than a 404 (keeps_generated_path says which keep the fuzzed ones).
+Stateful runs are off: each operation starts from the same fixture, which keeps failures replayable.
 """
 
 import zlib
