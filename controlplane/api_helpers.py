@@ -6,11 +6,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.pagination import DefaultPagination
-
 
 def paginate(view: APIView, queryset: QuerySet, serializer_class, **context) -> Response:
-    paginator = DefaultPagination()
+    """One page in the envelope of the view's `pagination_class`: the attribute drf-spectacular reads
+    to document `count`/`next`/`previous`/`results`, so schema and response cannot drift apart."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
 

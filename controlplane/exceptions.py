@@ -3,9 +3,11 @@
 {"error": {"code": "...", "message": "...", "fields": {"name": ["..."]}, "request_id": "..."}}
 """
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -23,6 +25,7 @@ class ApplicationError(Exception):
         self.code = code
 
 
+TOO_LARGE_MESSAGE = "The request body is larger than this server accepts."
 _STATUS_BY_CODE = {"forbidden": status.HTTP_403_FORBIDDEN, "conflict": status.HTTP_409_CONFLICT}
 
 
@@ -34,8 +37,26 @@ def _flatten(detail) -> list[str]:
     return [str(detail)]
 
 
+def _django_validation_body(exc: DjangoValidationError) -> dict:
+    """A model's full_clean() or a validator run in a service: a 400 naming the fields, as DRF's are."""
+    if hasattr(exc, "error_dict"):
+        rename = {NON_FIELD_ERRORS: "non_field_errors"}  # DRF's name for errors of no one field
+        fields = {rename.get(k, k): v for k, v in exc.message_dict.items()}
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+    else:
+        fields, message = {}, " ".join(exc.messages)
+    return {"code": "invalid", "message": message, "fields": fields}
+
+
 def api_exception_handler(exc, context):
-    if isinstance(exc, ApplicationError):
+    if isinstance(exc, RequestDataTooBig):
+        # Django's limit on bodies it buffers (DATA_UPLOAD_MAX_MEMORY_SIZE); Django itself would say 400.
+        body = {"code": "request_too_large", "message": TOO_LARGE_MESSAGE, "fields": {}}
+        response = Response({"error": body}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    elif isinstance(exc, DjangoValidationError):
+        body = _django_validation_body(exc)
+        response = Response({"error": body}, status=status.HTTP_400_BAD_REQUEST)
+    elif isinstance(exc, ApplicationError):
         field = exc.extra.get("field")
         body = {"code": exc.code, "message": exc.message, "fields": {field: [exc.message]} if field else {}}
         response = Response(
@@ -65,5 +86,10 @@ def api_exception_handler(exc, context):
     body["request_id"] = current_request_context().request_id
     from controlplane.tenancy.services.audit import audit_record_failed_request
 
-    audit_record_failed_request(request=context.get("request"), view=context.get("view"), error=body)
+    request = context.get("request")
+    audit_record_failed_request(request=request, view=context.get("view"), error=body)
+    if request is not None:
+        # JSON whatever the view would render on success: a browser's Accept picks the browsable
+        # API's HTML, and the schema view renders YAML, for errors too otherwise.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
     return response

@@ -11,3 +11,9 @@ urlpatterns = [
     path("costs/", include("billing.urls")),
     path("", include("controlplane.tenancy.urls")),
 ]
+
+# JSON in the API's error shape under /api/, Django's pages elsewhere (controlplane/errors.py).
+handler400 = "controlplane.errors.bad_request"
+handler403 = "controlplane.errors.permission_denied"
+handler404 = "controlplane.errors.page_not_found"
+handler500 = "controlplane.errors.server_error"

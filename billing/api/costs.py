@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -120,9 +121,13 @@ class MonthlyReportApi(CostApiMixin, APIView):
 
     @extend_schema(
         parameters=[ReportInput, OpenApiParameter("month", str, OpenApiParameter.PATH)],
-        responses=inline_serializer(
-            "MonthlyReport", {"month": serializers.CharField(), "groups": serializers.ListField()}
-        ),
+        responses={  # one per `output`
+            (200, "application/json"): inline_serializer(
+                "MonthlyReport", {"month": serializers.CharField(), "groups": serializers.ListField()}
+            ),
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+        },
     )
     def get(self, request, month: str):
         from billing.reports import monthly_report, report_csv, report_pdf

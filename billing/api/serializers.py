@@ -46,7 +46,8 @@ class PriceOutput(serializers.ModelSerializer):
 
 
 class CatalogItemOutput(serializers.ModelSerializer):
-    gpu_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # null for storage and serverless items, which run on no GPU type
+    gpu_type = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     current_prices = serializers.SerializerMethodField(
         help_text="Prices in force now, one per term and unit."
     )

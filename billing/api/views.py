@@ -61,7 +61,7 @@ def _filtered(filterset_class, request, queryset: QuerySet) -> QuerySet:
 
 
 def _paginate(view: APIView, queryset, serializer_class, **context) -> Response:
-    paginator = DefaultPagination()
+    paginator = view.pagination_class()  # what the schema documents (controlplane/api_helpers.py)
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
@@ -71,6 +71,7 @@ class CatalogApi(APIView):
 
 
 class GpuTypesApi(CatalogApi):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     audit_resource = "gpu_type"
     audit_actions = {"POST": "gpu_type.create"}
 
@@ -145,6 +146,7 @@ class GpuPricesApi(CatalogApi):
 
 
 class CatalogItemsApi(CatalogApi):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     audit_resource = "catalog_item"
     audit_actions = {"POST": "catalog_item.create"}
 
@@ -164,7 +166,7 @@ class CatalogItemsApi(CatalogApi):
     @extend_schema(responses=CatalogItemOutput(many=True), parameters=_filter_parameters(CatalogItemFilter))
     def get(self, request):
         items = _filtered(CatalogItemFilter, request, catalog_item_list())
-        paginator = DefaultPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         data = CatalogItemOutput(page, many=True, context={"prices": current_prices(page)}).data
         return paginator.get_paginated_response(data)
@@ -187,6 +189,8 @@ class CatalogItemDetailApi(CatalogApi):
 
 class ItemPricesApi(CatalogApi):
     """Prices of one item. POST adds a price in force from `effective_from`; past rows never change."""
+
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
 
     audit_resource = "price"
     audit_actions = {"POST": "price.add"}
@@ -233,6 +237,7 @@ class _ProfileTerms(serializers.Serializer):
 
 
 class OnPremProfilesApi(CatalogApi):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     audit_resource = "onprem_profile"
     audit_actions = {"POST": "onprem_profile.create"}
 

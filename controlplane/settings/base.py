@@ -7,6 +7,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or secret_from_file("djang
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "controlplane.errors.csrf_failure"  # JSON under /api/, Django's page elsewhere
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -90,7 +91,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Model deployment control plane API",
     "DESCRIPTION": (
         "Teams, members, API tokens and the audit log. Authenticate with "
-        "`Authorization: Bearer <token>`; tokens carry scopes read, write, invoke and finance."
+        "`Authorization: Bearer <token>`; tokens carry scopes read, write, invoke and finance. "
+        "Lists are pages (`count`, `next`, `previous`, `results`; `?page=`, `?page_size=`), and every "
+        'error is `{"error": {"code", "message", "fields", "request_id"}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -113,6 +116,10 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"BearerToken": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"BearerToken": []}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default, kept
+        "controlplane.schema.add_error_responses",  # the Error component on every operation
+    ],
 }
 
 LOGGING = {

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api_helpers import paginate
+from controlplane.pagination import DefaultPagination
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.api.permissions import HasGatewaySecret
 from controlplane.tenancy.permissions import Action
@@ -60,6 +61,7 @@ def _spec_options(view, data: dict) -> dict:
 
 
 class TargetsApi(APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     audit_resource = "target"
     audit_actions = {"POST": "target.create"}
 
@@ -103,6 +105,7 @@ class TargetsApi(APIView):
 
 
 class DeploymentsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MODEL_VIEW, "POST": Action.MODEL_MANAGE}
     audit_resource = "deployment"
     audit_actions = {"POST": "deployment.create"}
@@ -257,6 +260,7 @@ class DeploymentStartApi(_DeploymentActionApi):
 
 
 class DeploymentRevisionsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MODEL_VIEW}
 
     @extend_schema(responses=RevisionOutput(many=True))
@@ -268,6 +272,7 @@ class DeploymentRevisionsApi(TeamScopedApiMixin, APIView):
 
 
 class DeploymentEventsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MODEL_VIEW}
 
     @extend_schema(responses=EventOutput(many=True))

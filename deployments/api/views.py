@@ -5,7 +5,7 @@ import re
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from controlplane.api_helpers import filter_parameters, filtered, paginate
 from controlplane.exceptions import ApplicationError
+from controlplane.pagination import DefaultPagination
 from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
 from controlplane.tenancy.platform import is_platform_admin
@@ -73,6 +74,7 @@ class ArtifactScopedMixin(TeamScopedApiMixin):
 
 
 class ModelsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MODEL_VIEW, "POST": Action.MODEL_MANAGE}
     audit_resource = "model_artifact"
     audit_actions = {"POST": "model.create"}
@@ -209,7 +211,12 @@ class UploadDetailApi(ArtifactScopedMixin, APIView):
     @extend_schema(
         request={"application/offset+octet-stream": OpenApiTypes.BINARY},
         parameters=[OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True)],
-        responses={200: UploadOutput, 201: ArtifactFileOutput},
+        responses={
+            200: UploadOutput,
+            201: inline_serializer(  # the last chunk: the file as stored
+                "UploadCompleted", {"complete": serializers.BooleanField(), "file": ArtifactFileOutput()}
+            ),
+        },
     )
     def patch(self, request, slug, pk, upload_id):
         upload = self._upload(slug, pk, upload_id)
@@ -259,6 +266,8 @@ class RegistryPolicyApi(TeamScopedApiMixin, APIView):
             model = RegistryPolicy
             fields = ["allow_pickle_weights", "allow_code_files", "max_artifact_bytes", "updated_at"]
             read_only_fields = ["updated_at"]
+            # null until a platform admin first sets the team's policy (the defaults apply)
+            extra_kwargs = {"updated_at": {"allow_null": True}}
 
     @extend_schema(responses=PolicySerializer)
     def get(self, request, slug):

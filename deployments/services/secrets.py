@@ -21,6 +21,8 @@ def secret_set(*, team, name: str, value: str, actor) -> TeamSecret:
         SECRET_NAME_VALIDATOR(name)
     except ValidationError as exc:
         raise ApplicationError(" ".join(exc.messages), extra={"field": "name"}) from exc
+    if len(name) > TeamSecret._meta.get_field("name").max_length:  # PUT takes the name from the URL
+        raise ApplicationError("A secret name is at most 100 characters.", extra={"field": "name"})
     if value == "":
         raise ApplicationError("A secret needs a value.", extra={"field": "value"})
     if len(value.encode()) > MAX_SECRET_BYTES:

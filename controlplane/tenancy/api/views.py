@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.api_helpers import filter_parameters, filtered, paginate
+from controlplane.pagination import DefaultPagination
 from controlplane.tenancy.filters import ApiTokenFilter, AuditEventFilter, MembershipFilter
 from controlplane.tenancy.models import ApiToken, AuditEvent, Membership
 from controlplane.tenancy.permissions import Action, PlatformRole, Role, Scope, TokenScope
@@ -89,6 +90,7 @@ class MeApi(APIView):
 
 
 class TeamsApi(APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     audit_resource = "team"
     audit_actions = {"POST": "team.create"}
 
@@ -160,6 +162,7 @@ class TeamDetailApi(TeamScopedApiMixin, APIView):
 
 
 class MembersApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.MEMBER_VIEW, "POST": Action.MEMBER_MANAGE}
     audit_resource = "membership"
     audit_actions = {"POST": "member.add"}
@@ -218,6 +221,7 @@ class MemberDetailApi(TeamScopedApiMixin, APIView):
 
 
 class TokensApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.TOKEN_OWN, "POST": Action.TOKEN_OWN}
     audit_resource = "api_token"
     audit_actions = {"POST": "token.create"}
@@ -273,7 +277,7 @@ class TokenDetailApi(TeamScopedApiMixin, APIView):
     def get(self, request, slug, pk):
         return Response(ApiTokenOutput(self._token(slug, pk)).data)
 
-    @extend_schema(responses=ApiTokenOutput)
+    @extend_schema(responses={200: ApiTokenOutput})  # the revoked token, not an empty 204
     def delete(self, request, slug, pk):
         return Response(
             ApiTokenOutput(api_token_revoke(token=self._token(slug, pk), actor=request.user)).data
@@ -281,6 +285,7 @@ class TokenDetailApi(TeamScopedApiMixin, APIView):
 
 
 class TeamAuditEventsApi(TeamScopedApiMixin, APIView):
+    pagination_class = DefaultPagination  # get() answers its envelope; the schema says so
     role_map = {"GET": Action.AUDIT_VIEW}
 
     @extend_schema(responses=AuditEventOutput(many=True), parameters=filter_parameters(AuditEventFilter))
