@@ -55,7 +55,7 @@ def test_a_refused_request_with_a_nul_byte_is_audited_not_a_500(client, team, be
     assert response.status_code == 400
     assert "name" in response.json()["error"]["fields"]
     refusal = AuditEvent.objects.filter(result=AuditResult.FAILURE).latest("seq")
-    assert refusal.parameters["name"] == ["BAD\ufffdNAME"]  # form fields are lists
+    assert refusal.parameters["name"] == ["BAD\\u0000NAME"]  # form fields are lists; NUL escaped
 
 
 def test_a_secret_name_too_long_for_the_url_is_a_400(client, team, bearer):
