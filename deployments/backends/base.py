@@ -22,6 +22,11 @@ class PermanentBackendError(BackendError):
     """Retrying cannot help (forbidden, invalid spec): the deployment fails with this message."""
 
 
+# Bumped when what the platform gives every replica changes (its token, its sandbox): replicas
+# started before an upgrade are then replaced, one by one like a new revision, by ones that have it.
+REPLICA_ISOLATION = 2
+
+
 @dataclass(frozen=True, slots=True)
 class TargetConfig:
     """What a backend knows of its Target: no ORM object crosses the boundary."""
@@ -63,6 +68,7 @@ class DeploymentSpec:
         import hashlib
 
         shape = (
+            REPLICA_ISOLATION,
             self.model_format,
             self.model_name,
             self.model_path,
