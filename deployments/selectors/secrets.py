@@ -1,7 +1,6 @@
 from django.db.models import QuerySet
 
 from controlplane.crypto import SecretUnreadable
-
 from deployments.choices import DeploymentStatus, DesiredState
 from deployments.models import Deployment, TeamSecret
 

@@ -6,7 +6,45 @@ from pathlib import Path
 
 import numpy as np
 
-WORDS = ["hello", "world", "the", "a", "cat", "dog", "runs", "jumps", "over", "under", "quick", "brown", "fox", "lazy", "red", "blue", "green", "sky", "sea", "tree", "house", "car", "bird", "fish", "sun", "moon", "star", "rain", "snow", "wind", "fire", "stone", "river", "hill", "road", "city", "book"]
+WORDS = [
+    "hello",
+    "world",
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "runs",
+    "jumps",
+    "over",
+    "under",
+    "quick",
+    "brown",
+    "fox",
+    "lazy",
+    "red",
+    "blue",
+    "green",
+    "sky",
+    "sea",
+    "tree",
+    "house",
+    "car",
+    "bird",
+    "fish",
+    "sun",
+    "moon",
+    "star",
+    "rain",
+    "snow",
+    "wind",
+    "fire",
+    "stone",
+    "river",
+    "hill",
+    "road",
+    "city",
+    "book",
+]
 SPECIAL = ["<unk>", "<s>", "</s>", "<pad>"]
 ROLE_WORDS = ["system", "user", "assistant", ":"]
 CHAT_TEMPLATE = (
