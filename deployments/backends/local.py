@@ -415,6 +415,8 @@ class LocalBackend:
         _reap()
         for leftover in self._known(key):
             self._forget(key, leftover)
+        with contextlib.suppress(OSError):  # not empty: a replica started meanwhile keeps it
+            self._dir(key).rmdir()
 
     def endpoint(self, key: str) -> str | None:
         return None  # clients come through the gateway
@@ -585,6 +587,7 @@ class LocalBackend:
     def _clear(self, key: str, p: _Process) -> None:
         for suffix in (".json", ".draining", ".log"):
             (self._dir(key) / f"{p.replica_id}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(self._dir(key) / p.replica_id, ignore_errors=True)  # its private working folder
 
     def _forget(self, key: str, replica_id: str) -> BackendEvent | None:
         """A recorded replica whose process is gone: it crashed, unless we were draining it."""

@@ -74,6 +74,8 @@ def test_a_new_backend_adopts_live_replicas_instead_of_duplicating(backend, spec
     assert len(restarted.observe(spec.key).ready()) == 2 and len(marked_processes(spec.key)) == 2
     restarted.delete(spec.key)
     assert marked_processes(spec.key) == [] and restarted.observe(spec.key).exists is False
+    # Nothing of the replicas stays on disk: records, logs, their private working folders.
+    assert not (tmp_path / "replicas" / spec.key).exists()
 
 
 def test_missing_model_files_are_a_permanent_error(backend, spec):
