@@ -1,8 +1,9 @@
 """Level-triggered reconcile: load the desired state, observe, take one step through the backend,
 store what was observed. Re-running it changes nothing that is already right.
 
-Trigger: reconcile_deployment_task after every state change, the periodic sweep, and the
-autoscaler. It holds no lock itself; the task wraps it in the per-deployment lock."""
+Trigger: the work queue (deployments/services/reconcile_queue.py) after every state change, the
+periodic sweep, and the autoscaler. It holds no lock itself; the queue's task wraps it in the
+per-deployment lock."""
 
 import hashlib
 import hmac
@@ -246,7 +247,7 @@ def _record(
     # the generation; this outcome is then stale and only what was observed is stored. The change
     # queued its own reconcile, which writes the status, so this chain ends here.
     row = (
-        Deployment.objects.select_for_update(of=("self",))
+        Deployment.objects.select_for_update(no_key=True)  # see deployment_locked
         .filter(pk=deployment.pk)
         .values("generation", "status")
         .first()
@@ -408,11 +409,20 @@ def sweep_plan() -> list[int]:
         by_target.setdefault(deployment.target_id, []).append(deployment)
     plan: list[int] = []
     for deployments in by_target.values():
-        backend = get_backend(deployments[0].target.config())
-        observe_many = getattr(backend, "observe_many", None)
-        if observe_many is None:
+        try:
+            backend = get_backend(deployments[0].target.config())
+            observe_many = getattr(backend, "observe_many", None)
+            observed = observe_many([d.key for d in deployments]) if observe_many else None
+        except Exception as exc:  # one target's trouble never stops the others' sweep
+            # Unreachable, forbidden, a bad kubeconfig: its deployments are reconciled one by one,
+            # and each reconcile's error (retried with backoff) lands on that deployment's timeline.
+            logger.warning(
+                "deployments.sweep.target_failed",
+                extra={"target": deployments[0].target.name, "error": repr(exc)[:300]},
+            )
+            observed = None
+        if observed is None:
             plan.extend(d.pk for d in deployments)
             continue
-        observed = observe_many([d.key for d in deployments])
         plan.extend(d.pk for d in deployments if needs_reconcile(d, observed.get(d.key)))
     return sorted(plan)

@@ -2,8 +2,6 @@ import logging
 
 from celery import shared_task
 
-from deployments.backends.base import TransientBackendError
-
 logger = logging.getLogger(__name__)
 
 
@@ -42,49 +40,38 @@ def expire_uploads_task() -> int:
 def _reconcile_failed(self, exc, task_id, args, kwargs, einfo):
     from deployments.services.deployments import deployment_mark_failed
 
-    deployment_mark_failed(deployment_id=args[0], reason=f"Provisioning failed after retries: {exc}")
+    deployment_mark_failed(deployment_id=args[0], reason=f"Provisioning failed: {exc}")
 
 
 @shared_task(
     name="deployments.reconcile_deployment",
-    bind=True,
     acks_late=True,
     reject_on_worker_lost=True,  # a killed worker means redelivery, not loss; reconcile is idempotent
-    autoretry_for=(TransientBackendError,),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    retry_jitter=True,
-    max_retries=8,
     soft_time_limit=120,
     time_limit=150,
     on_failure=_reconcile_failed,
 )
-def reconcile_deployment_task(self, deployment_id: int) -> None:
-    """One step towards the desired state; requeues itself (with a countdown, never sleeping) until
-    converged. Safe to run twice or concurrently: the second finds the lock held and leaves."""
-    from deployments.locks import deployment_lock
-    from deployments.reconcile import reconcile_deployment
+def reconcile_deployment_task(deployment_id: int, ticket: str | None = None) -> None:
+    """One step towards the desired state, then at most one requeue, through the work queue
+    (deployments/services/reconcile_queue.py): transient errors retry there with backoff for a
+    time budget, a superseded ticket or a held lock ends the task."""
+    from deployments.services.reconcile_queue import reconcile_run
 
-    with deployment_lock(deployment_id) as held:  # released by the database or the OS if this worker dies
-        if not held:
-            logger.info("deployments.reconcile.locked", extra={"deployment_id": deployment_id})
-            # The holder may finish just before our change committed: look again shortly.
-            self.apply_async(args=[deployment_id], countdown=2)
-            return
-        outcome = reconcile_deployment(deployment_id=deployment_id)
-    if outcome is not None and outcome.requeue_after is not None:
-        self.apply_async(args=[deployment_id], countdown=outcome.requeue_after)
+    reconcile_run(deployment_id, ticket)
 
 
 @shared_task(name="deployments.reconcile_sweep", acks_late=True, soft_time_limit=60, time_limit=90)
 def reconcile_sweep_task() -> int:
     """Beat: one reconcile per live deployment, to repair drift (a crashed replica, a lost task)."""
+    from datetime import timedelta
+
     from deployments.reconcile import sweep_plan
+    from deployments.services.reconcile_queue import reconcile_enqueue
 
     ids = sweep_plan()
-    for deployment_id in ids:
-        reconcile_deployment_task.apply_async(args=[deployment_id], expires=60)
-    return len(ids)
+    # Only enqueues: a deployment queued for later (a requeue, a backoff) is left as it is; one
+    # whose task is due and unclaimed (its message lost with a killed worker) gets a new one.
+    return sum(reconcile_enqueue(deployment_id, overdue=timedelta(0)) for deployment_id in ids)
 
 
 @shared_task(name="deployments.autoscale", acks_late=True, soft_time_limit=30, time_limit=45)

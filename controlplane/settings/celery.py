@@ -37,3 +37,6 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # park work behind a busy process.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# How long a change keeps retrying transient backend errors (an unreachable API server, 429s,
+# 5xx) with backoff before it is marked failed: long enough to ride out an API server restart.
+RECONCILE_RETRY_BUDGET_SECONDS = env.float("RECONCILE_RETRY_BUDGET_SECONDS", default=900.0)

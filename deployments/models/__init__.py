@@ -1,5 +1,6 @@
 from .artifacts import ArtifactFile, ModelArtifact, RegistryPolicy, UploadSession
 from .deployments import Deployment, Event, ReplicaInterval, Revision
+from .queue import ReconcileTicket
 from .secrets import TeamSecret
 from .targets import Target
 
@@ -8,6 +9,7 @@ __all__ = [
     "Deployment",
     "Event",
     "ModelArtifact",
+    "ReconcileTicket",
     "RegistryPolicy",
     "ReplicaInterval",
     "Revision",

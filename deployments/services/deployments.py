@@ -75,9 +75,10 @@ def _audit(actor, action: str, deployment: Deployment, **parameters) -> None:
 
 
 def _reconcile_on_commit(deployment_id: int) -> None:
-    from deployments.tasks import reconcile_deployment_task
+    """A change: the work queue runs a reconcile at once (or right after the one in flight)."""
+    from deployments.services.reconcile_queue import reconcile_enqueue
 
-    transaction.on_commit(lambda: reconcile_deployment_task.delay(deployment_id))
+    reconcile_enqueue(deployment_id, change=True)
 
 
 def _gpu_memory_gb(gpu_type: str) -> float | None:
@@ -230,8 +231,15 @@ def deployment_locked(*, pk: int, **filters) -> Deployment | None:
     """The deployment's row, locked until the transaction ends, read afresh after the lock is held.
     The lock is taken alone: with its related rows joined into the FOR UPDATE, PostgreSQL re-reads
     a row another transaction just changed but joins it against the older snapshot, so a revision
-    created by that transaction comes back as no current revision at all."""
-    if not Deployment.objects.select_for_update().filter(pk=pk, **filters).values_list("pk").first():
+    created by that transaction comes back as no current revision at all. NO KEY: rows that refer
+    to the deployment (events, its reconcile ticket) are still written by others meanwhile; a plain
+    FOR UPDATE would make their foreign-key checks wait on it, and deadlock."""
+    if (
+        not Deployment.objects.select_for_update(no_key=True)
+        .filter(pk=pk, **filters)
+        .values_list("pk")
+        .first()
+    ):
         return None
     return Deployment.objects.select_related("current_revision", "team", "target").get(pk=pk)
 

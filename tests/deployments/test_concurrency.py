@@ -113,22 +113,26 @@ def test_concurrent_stop_start_scale_delete(
                 assert response.status_code in (400, 409), response.text
                 refused.append((action, response.status_code, response.json()["error"]["message"]))
 
+    thread_errors: list[BaseException] = []
+
     def client_thread(seed: int) -> None:
         chooser = random.Random(seed)
-        with httpx.Client(headers=headers, timeout=60) as client:
-            for _ in range(5):
-                action = chooser.choice(["stop", "start", "scale"])
-                body = (
-                    {"min_replicas": chooser.choice([1, 2]), "max_replicas": 2} if action == "scale" else None
-                )
-                fire(action, body, client)
-                time.sleep(chooser.uniform(0, 0.3))
+        try:
+            with httpx.Client(headers=headers, timeout=60) as client:
+                for _ in range(5):
+                    action = chooser.choice(["stop", "start", "scale"])
+                    scale = {"min_replicas": chooser.choice([1, 2]), "max_replicas": 2}
+                    fire(action, scale if action == "scale" else None, client)
+                    time.sleep(chooser.uniform(0, 0.3))
+        except BaseException as exc:  # a client's failure (a 500 above all) fails the test
+            thread_errors.append(exc)
 
     threads = [threading.Thread(target=client_thread, args=(seed,)) for seed in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
+    assert not thread_errors, thread_errors
 
     # Settled after the storm: the state is the one the last accepted stop/start asked for, with the
     # replica count of the last accepted scale.
@@ -148,15 +152,22 @@ def test_concurrent_stop_start_scale_delete(
         )
 
     # Deletes racing starts and stops: exactly one delete is accepted; after it, nothing is.
+    def racer(action: str, client: httpx.Client) -> None:
+        try:
+            fire(action, None, client)
+        except BaseException as exc:
+            thread_errors.append(exc)
+
     with httpx.Client(headers=headers, timeout=60) as client:
         racers = [
-            threading.Thread(target=fire, args=(action, None, client))
+            threading.Thread(target=racer, args=(action, client))
             for action in ("delete", "start", "delete", "stop", "delete")
         ]
         for t in racers:
             t.start()
         for t in racers:
             t.join(60)
+    assert not thread_errors, thread_errors
     assert [a for a, _ in accepted].count("delete") == 1
     wait_for(lambda: deployment_state(pk).status == "deleted", what="deleted", timeout=120)
     reconciler.stop()
