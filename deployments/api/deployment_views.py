@@ -5,10 +5,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from controlplane.api_access import HasGatewaySecret, TeamScopedApiMixin
 from controlplane.api_helpers import paginate
 from controlplane.pagination import DefaultPagination
-from controlplane.tenancy.api.mixins import TeamScopedApiMixin
-from controlplane.tenancy.api.permissions import HasGatewaySecret
 from controlplane.tenancy.permissions import Action
 from controlplane.tenancy.platform import is_platform_admin
 from deployments.choices import ScalingMetric, TargetKind

@@ -74,7 +74,10 @@ def _audit(actor, action: str, deployment: Deployment, **parameters) -> None:
     )
 
 
-def _reconcile_on_commit(deployment_id: int) -> None:
+def reconcile_on_commit(deployment_id: int) -> None:
+    """Enqueue the deployment's reconcile once the current transaction commits (never before: the
+    worker must see the change). Every service that changes a deployment's desired state, and the
+    autoscaler, end with this."""
     from deployments.tasks import reconcile_deployment_task
 
     transaction.on_commit(lambda: reconcile_deployment_task.delay(deployment_id))
@@ -287,7 +290,7 @@ def deployment_create(
         f"{spec['min_replicas']} to {spec['max_replicas']} replicas.{note}",
     )
     _audit(actor, "deployment.create", deployment, target=target.name, **_describe(spec))
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return deployment
 
 
@@ -326,7 +329,7 @@ def deployment_update(*, deployment: Deployment, actor, reason: str = "updated",
         + ", ".join(f"{k} → {v}" for k, v in changed.items()),
     )
     _audit(actor, f"deployment.{reason.split()[0]}", deployment, revision=revision.number, **changed)
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
@@ -376,7 +379,7 @@ def deployment_pin(*, deployment: Deployment, actor, replicas: int | None) -> De
         message=message,
     )
     _audit(actor, "deployment.pin", deployment, replicas=replicas)
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
@@ -393,7 +396,7 @@ def deployments_roll_for_secret(*, deployments: list[Deployment], name: str, act
             data={"secret": name},
             message=f"Secret {name} changed: replacing replicas so they start with the new value.",
         )
-        _reconcile_on_commit(deployment.pk)
+        reconcile_on_commit(deployment.pk)
 
 
 def _set_desired(
@@ -412,7 +415,7 @@ def _set_desired(
     )
     event_record(deployment=deployment, kind=action, actor=actor, message=message)
     _audit(actor, f"deployment.{action}", deployment)
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
@@ -481,7 +484,7 @@ def deployment_wake(*, team_slug: str, name: str) -> Deployment | None:
             team=deployment.team,
             parameters={"name": deployment.name},
         )
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return deployment
 
 
