@@ -99,3 +99,39 @@ def test_the_check_catches_each_form(source):
 )
 def test_public_names_and_own_attributes_pass(source):
     assert private_imports(source, "billing.services") == []
+
+
+def _public_names(module_path: Path) -> set[str]:
+    """Names a module defines at top level for others to use (not what it imports, not `logger`)."""
+    names = set()
+    for node in ast.parse(module_path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {n for n in names if not n.startswith("_") and n != "logger"}
+
+
+LAYER_PACKAGES = ["deployments/services", "deployments/selectors"]
+
+
+@pytest.mark.parametrize("package", LAYER_PACKAGES)
+def test_a_layer_package_re_exports_everything_or_nothing(package):
+    """One rule per package, so an import never depends on which sub-module happened to be
+    re-exported: `from deployments.services import x` works for every service x, or for none."""
+    init = ROOT / package / "__init__.py"
+    exported = set()
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            exported.update(alias.asname or alias.name for alias in node.names)
+    if not exported:
+        return
+    missing = {
+        f"{module.stem}.{name}"
+        for module in (ROOT / package).glob("*.py")
+        if module.name != "__init__.py"
+        for name in _public_names(module) - exported
+    }
+    assert missing == set(), f"{package}/__init__.py re-exports some names but not these"

@@ -12,11 +12,7 @@ from controlplane.tenancy.permissions import Action
 from deployments.selectors.secrets import secret_list
 from deployments.services.secrets import secret_delete, secret_set
 
-
-class SecretOutput(serializers.Serializer):
-    name = serializers.CharField()
-    updated_at = serializers.DateTimeField()
-    updated_by = serializers.CharField(source="updated_by.username", default=None, allow_null=True)
+from .serializers.secrets import SecretOutput
 
 
 class SecretsApi(TeamScopedApiMixin, APIView):

@@ -22,7 +22,7 @@ from deployments.selectors.manifests import (
 )
 from deployments.services.kubernetes import target_credentials_set, target_test_connection
 
-from .deployment_serializers import TargetOutput
+from .serializers.targets import TargetOutput
 
 
 class _PlatformTargetApi(APIView):

@@ -35,7 +35,7 @@ from deployments.services import (
 )
 from deployments.storage import storage_iter
 
-from .serializers import (
+from .serializers.artifacts import (
     ArtifactFileOutput,
     ModelArtifactListOutput,
     ModelArtifactOutput,
