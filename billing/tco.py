@@ -9,21 +9,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from deployments.sizing import (
+    GB,
+    PRECISION_BYTES,
+    RUNTIME_OVERHEAD,
+    TENSOR_PARALLEL,
+    USABLE_MEMORY,
+    size_replica,
+)
+
 # --- calendar -------------------------------------------------------------------------------
 HOURS_PER_YEAR = 8760  # 365 days × 24 h (leap days ignored, as cloud price pages do)
 HOURS_PER_MONTH = HOURS_PER_YEAR / 12  # 730 h: the month AWS, GCP and Azure price pages use
 DAYS_PER_MONTH = 365 / 12  # 30.42 days, consistent with HOURS_PER_MONTH
 
-# --- sizing (reference §3 "Weights and KV cache" and "Smallest GPU set that fits") -------------
-BYTES_PER_PARAM = {
-    "bf16": 2.0,
-    "fp8": 1.0,
-    "int8": 1.0,
-    "int4": 0.56,
-}  # reference §3: INT4 0.5 + scales ≈ 0.56
-RUNTIME_OVERHEAD = 0.10  # reference §3: "+ 10% runtime overhead"
-USABLE_MEMORY = 0.90  # reference §3: "90% of GPU memory usable"
-TENSOR_PARALLEL = (1, 2, 4, 8)  # reference §3: tensor-parallel degree 1/2/4/8
+# --- sizing: bytes per parameter, runtime overhead, usable memory and tensor-parallel degrees are
+# the model registry's (deployments/sizing.py, reference §3), so a TCO estimate and a model's
+# sizing table never disagree about how much memory a model needs.
 # Reference §3 table, 64K resident BF16 tokens: KV is 53% of the BF16 weights for Llama-8B (8 GiB of
 # 16.1 GB), 26% for Qwen-32B (16 GiB of 65.5 GB), 15% for Llama-70B (20 GiB of 141.1 GB). Without
 # the model's config we reserve 25% of the weights.
@@ -294,7 +296,8 @@ class WorkloadError(ValueError):
 
 
 def weight_gb(params_billions: float, precision: str) -> float:
-    return params_billions * BYTES_PER_PARAM[precision]  # 1e9 params × bytes ÷ 1e9 bytes/GB
+    weights, _kv, _overhead, _total = size_replica(parameters=params_billions * GB, precision=precision)
+    return weights
 
 
 def memory_needed_gb(params_billions: float, precision: str) -> float:
@@ -364,7 +367,8 @@ def _instance_plan(w: Workload, offer: InstanceOffer, usd_hour: float, label: st
         f"{gpus} GPU(s) per replica, {per_instance} replica(s) per instance",
         f"{seconds:.2f} s per request, {w.concurrency_per_replica} concurrent per replica → "
         f"{replicas} replica(s) at peak on {busy_instances} instance(s)",
-        f"{hours:g} h × {busy_instances} + {24 - hours:g} h × {idle_instances} = {instance_hours:g} instance-hours a day",
+        f"{hours:g} h × {busy_instances} + {24 - hours:g} h × {idle_instances} = "
+        f"{instance_hours:g} instance-hours a day",
         f"{instance_hours:g} × {DAYS_PER_MONTH:.4f} days × {label} = {_money(monthly)} a month",
     )
     return monthly, working
@@ -455,7 +459,8 @@ def _own_hardware(w: Workload, offers: tuple[HardwareOffer, ...], months: int) -
             f"{replicas} replica(s) at peak on {servers} server(s), running around the clock",
             f"hardware {servers} × {_money(t.hardware_cost_usd)} = {_money(capex)}, paid in month 1"
             + (f" and every {period} months" if period < months else ""),
-            f"energy {servers} × {t.power_kw:g} kW × {HOURS_PER_MONTH:g} h × ${t.usd_per_kwh:g}/kWh × PUE {t.pue:g}"
+            f"energy {servers} × {t.power_kw:g} kW × {HOURS_PER_MONTH:g} h × ${t.usd_per_kwh:g}/kWh "
+            f"× PUE {t.pue:g}"
             f" = {_money(energy)} a month",
             f"operations {servers} × {_money(t.operations_usd_per_year)} ÷ 12 = "
             f"{_money(servers * t.operations_usd_per_year / 12)} a month",
@@ -512,7 +517,8 @@ def _serverless(w: Workload, offer: ServerlessOffer | None, months: int) -> Mode
         f"{seconds:.2f} s per request ({how})",
         f"{seconds:.2f} s × {memory} GB × ${offer.usd_per_gb_second:g}/GB-s + ${offer.usd_per_request:g} "
         f"= ${per_request:.6f} per request",
-        f"{w.requests_per_day:g} requests × {DAYS_PER_MONTH:.4f} days × ${per_request:.6f} = {_money(monthly)} a month",
+        f"{w.requests_per_day:g} requests × {DAYS_PER_MONTH:.4f} days × ${per_request:.6f} = "
+        f"{_money(monthly)} a month",
     )
     return ModeResult(
         mode,
@@ -534,7 +540,7 @@ def validate(w: Workload) -> None:
     for name, allowed in (
         ("traffic", ("steady", "bursty")),
         ("sensitivity", ("public", "internal", "confidential")),
-        ("precision", tuple(BYTES_PER_PARAM)),
+        ("precision", tuple(PRECISION_BYTES)),
     ):
         if getattr(w, name) not in allowed:
             raise WorkloadError(f"{name} must be one of {', '.join(allowed)}.", name)
@@ -568,21 +574,27 @@ def validate(w: Workload) -> None:
 
 def assumptions(w: Workload) -> tuple[str, ...]:
     lines = [
-        f"Months of {HOURS_PER_MONTH:g} hours ({DAYS_PER_MONTH:.4f} days); prices as in the catalog today, held flat.",
-        f"{'Steady: requests spread evenly over 24 h' if w.traffic == 'steady' else f'Bursty: all requests within {w.busy_hours_per_day:g} h a day, none outside'}.",
-        f"Replicas run at {TARGET_UTILISATION:.0%} of capacity at peak; Kubernetes and managed endpoints keep "
-        f"{MIN_WARM_REPLICAS} replica warm when idle; own hardware is sized for the peak and runs around the clock.",
+        f"Months of {HOURS_PER_MONTH:g} hours ({DAYS_PER_MONTH:.4f} days); prices as in the catalog "
+        "today, held flat.",
+        "Steady: requests spread evenly over 24 h."
+        if w.traffic == "steady"
+        else f"Bursty: all requests within {w.busy_hours_per_day:g} h a day, none outside.",
+        f"Replicas run at {TARGET_UTILISATION:.0%} of capacity at peak; Kubernetes and managed "
+        f"endpoints keep {MIN_WARM_REPLICAS} replica warm when idle; own hardware is sized for the "
+        "peak and runs around the clock.",
     ]
     if w.params_billions is not None:
         lines.append(
-            f"Memory per replica = weights ({w.params_billions:g} B params × {BYTES_PER_PARAM[w.precision]:g} bytes, "
+            f"Memory per replica = weights ({w.params_billions:g} B params × "
+            f"{PRECISION_BYTES[w.precision]:g} bytes, "
             f"{w.precision}) × (1 + {RUNTIME_OVERHEAD:.0%} runtime + {KV_CACHE_SHARE:.0%} KV cache); "
             f"{USABLE_MEMORY:.0%} of GPU memory usable; 1, 2, 4 or 8 GPUs per replica (reference §3)."
         )
     if w.tokens_per_request is not None:
         lines.append(
-            f"Decode is bandwidth-bound: tokens/s per sequence = bandwidth × GPUs × {BANDWIDTH_EFFICIENCY:.0%} "
-            f"efficiency ÷ weight bytes (reference §1); {w.concurrency_per_replica} sequences decode together."
+            "Decode is bandwidth-bound: tokens/s per sequence = bandwidth × GPUs × "
+            f"{BANDWIDTH_EFFICIENCY:.0%} efficiency ÷ weight bytes (reference §1); "
+            f"{w.concurrency_per_replica} sequences decode together."
         )
     else:
         lines.append(
@@ -590,14 +602,16 @@ def assumptions(w: Workload) -> tuple[str, ...]:
             f"requests run together per replica."
         )
     lines += [
-        f"Spot mix: {w.spot_share:.0%} of node-hours on spot; where the catalog has no spot price, on demand − "
+        f"Spot mix: {w.spot_share:.0%} of node-hours on spot; where the catalog has no spot price, "
+        "on demand − "
         f"{SPOT_DISCOUNT_FALLBACK:.0%} (reference P13, low end of 50-65%). Interruptions are not costed.",
         "Own hardware: cash view, hardware paid in month 1 and at each refresh, no residual value; energy at "
         "rated power × PUE around the clock.",
         f"Serverless: SageMaker Serverless Inference, CPU only, memory in 1 GB steps up to "
         f"{SERVERLESS_MEMORY_STEPS_GB[-1]} GB, at most {SERVERLESS_MAX_SECONDS} s per request; CPU decode at "
         f"{SERVERLESS_CPU_GBPS:g} GB/s; cold starts and data-processing charges not costed.",
-        "Not included: network egress, storage, cluster management fees, staff time beyond the on-prem operations figure.",
+        "Not included: network egress, storage, cluster management fees, staff time beyond the on-prem "
+        "operations figure.",
     ]
     return tuple(lines)
 
@@ -645,7 +659,8 @@ def recommend(w: Workload, modes: tuple[ModeResult, ...]) -> tuple[str | None, t
     volume = f"{w.requests_per_day:,.0f} requests a day"
     if choice.mode == "serverless":
         reasons.append(
-            f"{'Bursty' if w.traffic == 'bursty' else 'Steady'} traffic of {volume} would leave rented or owned GPUs "
+            f"{'Bursty' if w.traffic == 'bursty' else 'Steady'} traffic of {volume} would leave rented or "
+            "owned GPUs "
             f"mostly idle: serverless bills only the seconds requests run and scales to zero between them "
             f"(expect cold starts after idle periods)."
         )

@@ -21,7 +21,7 @@ from controlplane.tenancy.services import audit_record
 from deployments.choices import DeploymentStatus, DesiredState, ScalingMetric
 from deployments.dataplane import dataplane_store
 from deployments.models import Deployment
-from deployments.services.deployments import _reconcile_on_commit, deployment_locked, event_record
+from deployments.services.deployments import deployment_locked, event_record, reconcile_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def autoscale_one(deployment: Deployment, *, requests: int, latency_us: int, now
             team=deployment.team,
             parameters={"name": deployment.name, "from": current, "to": new, "reason": reason},
         )
-        _reconcile_on_commit(deployment.pk)
+        reconcile_on_commit(deployment.pk)
     Deployment.objects.filter(pk=deployment.pk).update(**updates)
     return new != current
 

@@ -31,8 +31,8 @@ from billing.services import (
     price_add,
 )
 from billing.tco import Workload
+from controlplane.api_access import IsAuthenticatedWithScope
 from controlplane.pagination import DefaultPagination
-from controlplane.tenancy.api.permissions import IsAuthenticatedWithScope
 
 from .permissions import IsPlatformAdminOrReadOnly
 from .serializers import (

@@ -26,6 +26,29 @@ def gpu_type_get(*, slug: str) -> GpuType:
     return gpu
 
 
+def cloud_catalog_item(*, target, gpu_type: str, at: datetime) -> CatalogItem | None:
+    """The catalog instance a cloud target bills at: the one its settings name (`instance_type`,
+    optionally `region`), else the cheapest on-demand instance of the GPU type at `at`."""
+    sku = (target.settings or {}).get("instance_type")
+    if sku:
+        items = CatalogItem.objects.filter(sku=sku, kind=ItemKind.INSTANCE)
+        if (target.settings or {}).get("region"):
+            items = items.filter(region=target.settings["region"])
+        return items.order_by("pk").first()
+    best = None
+    for item in CatalogItem.objects.filter(kind=ItemKind.INSTANCE, gpu_type__slug=gpu_type).order_by("pk"):
+        price = (
+            Price.objects.filter(
+                item=item, term=PriceTerm.ON_DEMAND, unit=PriceUnit.INSTANCE_HOUR, effective_from__lte=at
+            )
+            .order_by("-effective_from")
+            .first()
+        )
+        if price is not None and (best is None or price.usd / item.gpu_count < best[0]):
+            best = (price.usd / item.gpu_count, item)
+    return best[1] if best else None
+
+
 def catalog_item_list() -> QuerySet[CatalogItem]:
     return CatalogItem.objects.select_related("gpu_type")
 

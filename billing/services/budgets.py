@@ -136,8 +136,7 @@ def budget_alerts_check_all(*, now: datetime | None = None) -> int:
 
 def spec_hourly_usd(*, target, gpu_type: str, gpu_count: int, replicas: int, at: datetime) -> Decimal:
     """Estimated USD per hour of `replicas` replicas with `gpu_count` GPUs each on `target`."""
-    from billing.selectors.prices import price_at
-    from billing.services.ledger import _cloud_item
+    from billing.selectors.prices import cloud_catalog_item, price_at
 
     if not gpu_type or not gpu_count or not replicas:
         return Decimal(0)
@@ -146,7 +145,7 @@ def spec_hourly_usd(*, target, gpu_type: str, gpu_count: int, replicas: int, at:
         price = price_at(profile.item, at, unit=PriceUnit.GPU_HOUR)
         per_gpu = price.usd if price else Decimal(0)
     else:
-        item = _cloud_item(target, gpu_type, at)
+        item = cloud_catalog_item(target=target, gpu_type=gpu_type, at=at)
         price = price_at(item, at, term=PriceTerm.ON_DEMAND, unit=PriceUnit.INSTANCE_HOUR) if item else None
         per_gpu = price.usd / item.gpu_count if price else Decimal(0)
     return per_gpu * gpu_count * replicas

@@ -9,38 +9,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from billing.choices import CostCategory, IdleAllocation, ItemKind, PriceTerm, PriceUnit
-from billing.models import CatalogItem, CostEntry, Price, UsageRecord
-from billing.selectors.prices import price_segments
+from billing.choices import CostCategory, IdleAllocation, PriceUnit
+from billing.models import CostEntry, Price, UsageRecord
+from billing.selectors.prices import cloud_catalog_item, price_segments
 from billing.services.metering import HOUR, hour_floor, interval_seconds, intervals_in
 from controlplane.exceptions import ApplicationError
 from deployments.models import Target
 
 SECONDS_PER_HOUR = Decimal(3600)
 logger = logging.getLogger(__name__)
-
-
-def _cloud_item(target: Target, gpu_type: str, at: datetime) -> CatalogItem | None:
-    """The catalog instance a cloud target bills at: the one its settings name (`instance_type`,
-    optionally `region`), else the cheapest on-demand instance of the GPU type at `at`."""
-    sku = (target.settings or {}).get("instance_type")
-    if sku:
-        items = CatalogItem.objects.filter(sku=sku, kind=ItemKind.INSTANCE)
-        if (target.settings or {}).get("region"):
-            items = items.filter(region=target.settings["region"])
-        return items.order_by("pk").first()
-    best = None
-    for item in CatalogItem.objects.filter(kind=ItemKind.INSTANCE, gpu_type__slug=gpu_type).order_by("pk"):
-        price = (
-            Price.objects.filter(
-                item=item, term=PriceTerm.ON_DEMAND, unit=PriceUnit.INSTANCE_HOUR, effective_from__lte=at
-            )
-            .order_by("-effective_from")
-            .first()
-        )
-        if price is not None and (best is None or price.usd / item.gpu_count < best[0]):
-            best = (price.usd / item.gpu_count, item)
-    return best[1] if best else None
 
 
 def _onprem_rate(price: Price) -> Decimal:
@@ -60,7 +37,7 @@ def _gpu_lines(record: UsageRecord, intervals, *, now: datetime) -> list[CostEnt
     if onprem is not None:
         item, unit, category = onprem.item, PriceUnit.GPU_HOUR, CostCategory.AMORTISED_HARDWARE
     else:
-        item = _cloud_item(target, record.gpu_type, start)
+        item = cloud_catalog_item(target=target, gpu_type=record.gpu_type, at=start)
         unit, category = PriceUnit.INSTANCE_HOUR, CostCategory.GPU_COMPUTE
     if item is None:
         raise ApplicationError(

@@ -78,7 +78,7 @@ REST_FRAMEWORK = {
         "controlplane.tenancy.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["controlplane.tenancy.api.permissions.IsAuthenticatedWithScope"],
+    "DEFAULT_PERMISSION_CLASSES": ["controlplane.api_access.IsAuthenticatedWithScope"],
     "DEFAULT_PAGINATION_CLASS": "controlplane.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

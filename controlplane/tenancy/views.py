@@ -11,6 +11,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from controlplane.console import form_refused, team_for_console
 from controlplane.exceptions import ApplicationError
 from controlplane.htmx import htmx_partial
 from controlplane.tenancy.context_processors import CURRENT_TEAM_SESSION_KEY
@@ -31,7 +32,6 @@ from controlplane.tenancy.selectors import (
     audit_event_list,
     membership_get,
     membership_list,
-    membership_role,
     team_get_for,
     team_list_for,
 )
@@ -65,32 +65,6 @@ CSV_COLUMNS = [
 ]
 
 
-def team_for_console(request, slug: str, action: Action):
-    """The team for this page: 404 for outsiders, 403 for members whose role lacks the action."""
-    team = team_get_for(user=request.user, slug=slug)
-    role = membership_role(user=request.user, team=team)
-    if not role_allows(role, action):
-        raise PermissionDenied(f"Your role {role!r} does not allow {action}.")
-    request.session[CURRENT_TEAM_SESSION_KEY] = team.slug
-    return team, role
-
-
-def _refused(
-    request, *, form, exc: ApplicationError, action: str, resource_type: str, team=None, parameters=None
-):
-    field = exc.extra.get("field")
-    form.add_error(field if field in form.fields else None, exc.message)
-    audit_record(
-        actor=request.user,
-        action=action,
-        resource_type=resource_type,
-        team=team,
-        parameters=parameters or {},
-        result=AuditResult.FAILURE,
-        error=exc.message,
-    )
-
-
 @login_required
 def home(request):
     teams = team_list_for(user=request.user)
@@ -118,7 +92,7 @@ def team_new(request):
         try:
             team = team_create(actor=request.user, **form.cleaned_data)
         except ApplicationError as exc:
-            _refused(
+            form_refused(
                 request,
                 form=form,
                 exc=exc,
@@ -167,7 +141,7 @@ def team_settings(request, slug):
         try:
             team_update(team=team_get_for(user=request.user, slug=slug), actor=request.user, **changes)
         except ApplicationError as exc:
-            _refused(
+            form_refused(
                 request,
                 form=form,
                 exc=exc,
@@ -230,7 +204,7 @@ def members(request, slug):
                     team=team, actor=request.user, actor_role=role, **form.cleaned_data
                 )
             except ApplicationError as exc:
-                _refused(
+                form_refused(
                     request,
                     form=form,
                     exc=exc,
@@ -269,7 +243,7 @@ def member_role(request, slug, pk):
                 membership=membership, actor=request.user, actor_role=role, role=form.cleaned_data["role"]
             )
         except ApplicationError as exc:
-            _refused(
+            form_refused(
                 request,
                 form=form,
                 exc=exc,
@@ -338,7 +312,7 @@ def tokens(request, slug):
         try:
             created, plaintext = api_token_create(team=team, actor=request.user, **options)
         except ApplicationError as exc:
-            _refused(
+            form_refused(
                 request,
                 form=form,
                 exc=exc,

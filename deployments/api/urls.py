@@ -1,9 +1,6 @@
 from django.urls import path, register_converter
 
-from . import deployment_views as dv
-from . import kubernetes_views as kv
-from . import secret_views as sv
-from . import views
+from . import artifacts, deployments, kubernetes, secrets, targets
 
 
 class AnyFilePathConverter:
@@ -22,86 +19,86 @@ class AnyFilePathConverter:
 register_converter(AnyFilePathConverter, "filepath")
 
 urlpatterns = [
-    path("teams/<slug:slug>/models/", views.ModelsApi.as_view(), name="models"),
-    path("teams/<slug:slug>/models/<int:pk>/", views.ModelDetailApi.as_view(), name="model-detail"),
+    path("teams/<slug:slug>/models/", artifacts.ModelsApi.as_view(), name="models"),
+    path("teams/<slug:slug>/models/<int:pk>/", artifacts.ModelDetailApi.as_view(), name="model-detail"),
     path(
         "teams/<slug:slug>/models/<int:pk>/files/<filepath:path>",
-        views.ModelFileApi.as_view(),
+        artifacts.ModelFileApi.as_view(),
         name="model-file",
     ),
-    path("teams/<slug:slug>/models/<int:pk>/uploads/", views.UploadsApi.as_view(), name="model-uploads"),
+    path("teams/<slug:slug>/models/<int:pk>/uploads/", artifacts.UploadsApi.as_view(), name="model-uploads"),
     path(
         "teams/<slug:slug>/models/<int:pk>/uploads/<uuid:upload_id>/",
-        views.UploadDetailApi.as_view(),
+        artifacts.UploadDetailApi.as_view(),
         name="model-upload-detail",
     ),
     path(
-        "teams/<slug:slug>/models/<int:pk>/complete", views.ModelCompleteApi.as_view(), name="model-complete"
+        "teams/<slug:slug>/models/<int:pk>/complete",
+        artifacts.ModelCompleteApi.as_view(),
+        name="model-complete",
     ),
-    path("teams/<slug:slug>/registry-policy", views.RegistryPolicyApi.as_view(), name="registry-policy"),
-]
-
-
-urlpatterns += [
-    path("targets/", dv.TargetsApi.as_view(), name="targets"),
-    path("teams/<slug:slug>/deployments/", dv.DeploymentsApi.as_view(), name="deployments"),
+    path("teams/<slug:slug>/registry-policy", artifacts.RegistryPolicyApi.as_view(), name="registry-policy"),
+    path("targets/", targets.TargetsApi.as_view(), name="targets"),
+    path("teams/<slug:slug>/deployments/", deployments.DeploymentsApi.as_view(), name="deployments"),
     path(
-        "teams/<slug:slug>/deployments/<int:pk>/", dv.DeploymentDetailApi.as_view(), name="deployment-detail"
+        "teams/<slug:slug>/deployments/<int:pk>/",
+        deployments.DeploymentDetailApi.as_view(),
+        name="deployment-detail",
     ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/scale",
-        dv.DeploymentScaleApi.as_view(),
+        deployments.DeploymentScaleApi.as_view(),
         name="deployment-scale",
     ),
-    path("teams/<slug:slug>/deployments/<int:pk>/pin", dv.DeploymentPinApi.as_view(), name="deployment-pin"),
+    path(
+        "teams/<slug:slug>/deployments/<int:pk>/pin",
+        deployments.DeploymentPinApi.as_view(),
+        name="deployment-pin",
+    ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/rollback",
-        dv.DeploymentRollbackApi.as_view(),
+        deployments.DeploymentRollbackApi.as_view(),
         name="deployment-rollback",
     ),
     path(
-        "teams/<slug:slug>/deployments/<int:pk>/stop", dv.DeploymentStopApi.as_view(), name="deployment-stop"
+        "teams/<slug:slug>/deployments/<int:pk>/stop",
+        deployments.DeploymentStopApi.as_view(),
+        name="deployment-stop",
     ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/start",
-        dv.DeploymentStartApi.as_view(),
+        deployments.DeploymentStartApi.as_view(),
         name="deployment-start",
     ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/revisions/",
-        dv.DeploymentRevisionsApi.as_view(),
+        deployments.DeploymentRevisionsApi.as_view(),
         name="deployment-revisions",
     ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/events/",
-        dv.DeploymentEventsApi.as_view(),
+        deployments.DeploymentEventsApi.as_view(),
         name="deployment-events",
     ),
-    path("internal/deployments/wake", dv.DeploymentWakeApi.as_view(), name="deployment-wake"),
-]
-
-
-urlpatterns += [
-    path("targets/<int:pk>/credentials", kv.TargetCredentialsApi.as_view(), name="target-credentials"),
+    path("internal/deployments/wake", deployments.DeploymentWakeApi.as_view(), name="deployment-wake"),
+    path(
+        "targets/<int:pk>/credentials", kubernetes.TargetCredentialsApi.as_view(), name="target-credentials"
+    ),
     path(
         "targets/<int:pk>/test-connection",
-        kv.TargetTestConnectionApi.as_view(),
+        kubernetes.TargetTestConnectionApi.as_view(),
         name="target-test-connection",
     ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/manifests",
-        kv.DeploymentManifestsApi.as_view(),
+        kubernetes.DeploymentManifestsApi.as_view(),
         name="deployment-manifests",
     ),
     path(
         "teams/<slug:slug>/deployments/<int:pk>/manifests.yaml",
-        kv.DeploymentManifestsYamlApi.as_view(),
+        kubernetes.DeploymentManifestsYamlApi.as_view(),
         name="deployment-manifests-yaml",
     ),
-]
-
-
-urlpatterns += [
-    path("teams/<slug:slug>/secrets/", sv.SecretsApi.as_view(), name="secrets"),
-    path("teams/<slug:slug>/secrets/<str:name>/", sv.SecretDetailApi.as_view(), name="secret-detail"),
+    path("teams/<slug:slug>/secrets/", secrets.SecretsApi.as_view(), name="secrets"),
+    path("teams/<slug:slug>/secrets/<str:name>/", secrets.SecretDetailApi.as_view(), name="secret-detail"),
 ]

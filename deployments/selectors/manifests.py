@@ -8,6 +8,8 @@ from deployments.backends.base import BackendError
 from deployments.backends.kubernetes import render_manifests
 from deployments.models import Deployment
 
+YAML_CONTENT_TYPE = "application/yaml; charset=utf-8"
+
 
 def deployment_manifests(*, deployment: Deployment) -> list[dict]:
     """The manifests for the deployment's current revision and replica count, in apply order.
@@ -43,3 +45,9 @@ def _redacted(obj: dict) -> dict:
 def manifests_yaml(objects: list[dict]) -> str:
     """A multi-document YAML file, keys in Kubernetes' usual order, ready for `kubectl apply -f`."""
     return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
+
+
+def deployment_manifests_file(*, deployment: Deployment) -> tuple[str, str]:
+    """(file name, YAML text) of "Show YAML" as a download; raises as deployment_manifests does."""
+    text = manifests_yaml(deployment_manifests(deployment=deployment))
+    return f"{deployment.team.slug}-{deployment.name}.yaml", text

@@ -74,8 +74,10 @@ def _audit(actor, action: str, deployment: Deployment, **parameters) -> None:
     )
 
 
-def _reconcile_on_commit(deployment_id: int) -> None:
-    """A change: the work queue runs a reconcile at once (or right after the one in flight)."""
+def reconcile_on_commit(deployment_id: int) -> None:
+    """A change: the work queue runs a reconcile once the transaction commits (never before: the
+    worker must see the change), at once or right after the one in flight. Every service that
+    changes a deployment's desired state, and the autoscaler, end with this."""
     from deployments.services.reconcile_queue import reconcile_enqueue
 
     reconcile_enqueue(deployment_id, change=True)
@@ -295,7 +297,7 @@ def deployment_create(
         f"{spec['min_replicas']} to {spec['max_replicas']} replicas.{note}",
     )
     _audit(actor, "deployment.create", deployment, target=target.name, **_describe(spec))
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return deployment
 
 
@@ -334,7 +336,7 @@ def deployment_update(*, deployment: Deployment, actor, reason: str = "updated",
         + ", ".join(f"{k} → {v}" for k, v in changed.items()),
     )
     _audit(actor, f"deployment.{reason.split()[0]}", deployment, revision=revision.number, **changed)
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
@@ -384,7 +386,7 @@ def deployment_pin(*, deployment: Deployment, actor, replicas: int | None) -> De
         message=message,
     )
     _audit(actor, "deployment.pin", deployment, replicas=replicas)
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
@@ -401,7 +403,7 @@ def deployments_roll_for_secret(*, deployments: list[Deployment], name: str, act
             data={"secret": name},
             message=f"Secret {name} changed: replacing replicas so they start with the new value.",
         )
-        _reconcile_on_commit(deployment.pk)
+        reconcile_on_commit(deployment.pk)
 
 
 def _set_desired(
@@ -420,7 +422,7 @@ def _set_desired(
     )
     event_record(deployment=deployment, kind=action, actor=actor, message=message)
     _audit(actor, f"deployment.{action}", deployment)
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return Deployment.objects.get(pk=deployment.pk)
 
 
@@ -489,7 +491,7 @@ def deployment_wake(*, team_slug: str, name: str) -> Deployment | None:
             team=deployment.team,
             parameters={"name": deployment.name},
         )
-    _reconcile_on_commit(deployment.pk)
+    reconcile_on_commit(deployment.pk)
     return deployment
 
 

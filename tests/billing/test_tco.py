@@ -6,6 +6,7 @@ months of 365/12 days), never by calling the code under test."""
 import pytest
 
 from billing import tco
+from deployments.sizing import size_replica
 
 GPU = tco.Gpu(slug="g48", name="Test GPU 48GB", memory_gb=48, bandwidth_gbps=800)
 SMALL = tco.InstanceOffer(
@@ -64,6 +65,16 @@ def test_sizing_by_hand():
     assert tco.request_seconds(WORKLOAD, GPU, 1) == pytest.approx(400 / 30)
     # a replica serves 8 ÷ 13.333 = 0.6 requests/s, 0.42 at 70%; peak 2/s → ceil(4.76) = 5 replicas.
     assert tco.replicas_for_peak(WORKLOAD, 400 / 30) == 5
+
+
+def test_int4_weights_are_the_registry_sizing_and_the_reference_table():
+    # Reference §3 lists INT4 weights of 39.7 GB for R1-Distill-Llama-70B (70.55 B parameters) and
+    # 18.4 GB for Qwen-32B (32.76 B): 0.5625 bytes a parameter (0.5 + scales), not 0.56 (39.5, 18.3).
+    # The TCO estimate and the model page's sizing table give the same figure.
+    assert round(tco.weight_gb(70.5535, "int4"), 1) == 39.7
+    assert round(tco.weight_gb(32.7635, "int4"), 1) == 18.4
+    weights, _, _, _ = size_replica(parameters=70_553_500_000, precision="int4")
+    assert tco.weight_gb(70.5535, "int4") == pytest.approx(weights)
 
 
 def test_comparison_reproduces_the_hand_computed_figures():

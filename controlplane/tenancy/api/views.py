@@ -6,6 +6,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from controlplane.api_access import (
+    HasGatewaySecret,
+    IsAuthenticatedWithScope,
+    IsPlatformAdmin,
+    TeamScopedApiMixin,
+)
 from controlplane.api_helpers import filter_parameters, filtered, paginate
 from controlplane.pagination import DefaultPagination
 from controlplane.tenancy.filters import ApiTokenFilter, AuditEventFilter, MembershipFilter
@@ -36,8 +42,6 @@ from controlplane.tenancy.services import (
     team_update,
 )
 
-from .mixins import TeamScopedApiMixin
-from .permissions import HasGatewaySecret, IsAuthenticatedWithScope, IsPlatformAdmin
 from .serializers import (
     ApiTokenCreatedOutput,
     ApiTokenOutput,

@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from controlplane.console import form_refused, team_for_console
 from controlplane.exceptions import ApplicationError
 from controlplane.htmx import htmx_partial
 from controlplane.tenancy.models import AuditResult
 from controlplane.tenancy.permissions import Action, Scope, role_allows
 from controlplane.tenancy.services import audit_record
-from controlplane.tenancy.views import _refused, team_for_console
 from deployments.choices import ArtifactStatus, DeploymentStatus, DesiredState
 from deployments.forms import DeploymentForm, PinForm, RollbackForm, RolloutForm, ScaleForm
 from deployments.models import Deployment
@@ -143,7 +143,7 @@ def deployment_new(request, slug):
                 team=team, actor=request.user, name=name, target=target, artifact=artifact, **options
             )
         except ApplicationError as exc:
-            _refused(
+            form_refused(
                 request,
                 form=form,
                 exc=exc,

@@ -8,11 +8,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from controlplane.console import form_refused, team_for_console
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import AuditResult
 from controlplane.tenancy.permissions import Action, role_allows
 from controlplane.tenancy.services import audit_record
-from controlplane.tenancy.views import _refused, team_for_console
 from deployments.forms import SecretForm
 from deployments.selectors.secrets import secret_list, secret_users
 from deployments.services.secrets import secret_delete, secret_set
@@ -31,7 +31,7 @@ def secret_list_view(request, slug):
             try:
                 secret_set(team=team, actor=request.user, **form.cleaned_data)
             except ApplicationError as exc:
-                _refused(
+                form_refused(
                     request,
                     form=form,
                     exc=exc,

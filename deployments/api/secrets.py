@@ -7,16 +7,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.tenancy.api.mixins import TeamScopedApiMixin
+from controlplane.api_access import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
 from deployments.selectors.secrets import secret_list
 from deployments.services.secrets import secret_delete, secret_set
 
-
-class SecretOutput(serializers.Serializer):
-    name = serializers.CharField()
-    updated_at = serializers.DateTimeField()
-    updated_by = serializers.CharField(source="updated_by.username", default=None, allow_null=True)
+from .serializers.secrets import SecretOutput
 
 
 class SecretsApi(TeamScopedApiMixin, APIView):

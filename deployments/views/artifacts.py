@@ -7,12 +7,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from controlplane.console import team_for_console
 from controlplane.exceptions import ApplicationError
 from controlplane.htmx import htmx_partial
 from controlplane.tenancy.models import AuditResult
 from controlplane.tenancy.permissions import Action, role_allows
 from controlplane.tenancy.services import audit_record
-from controlplane.tenancy.views import team_for_console
 from deployments.choices import ArtifactFormat, ArtifactStatus
 from deployments.filters import ModelArtifactFilter
 from deployments.forms import RegisterUriForm, SizingForm

@@ -1,7 +1,6 @@
 """REST API of the Kubernetes backend: target credentials, "test connection", and a deployment's
 manifests ("Show YAML") as JSON or as a YAML download."""
 
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
@@ -10,15 +9,20 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.tenancy.api.mixins import TeamScopedApiMixin
+from controlplane.api_access import TeamScopedApiMixin
+from controlplane.downloads import attachment
 from controlplane.tenancy.permissions import Action
 from controlplane.tenancy.platform import is_platform_admin
 from deployments.models import Target
 from deployments.selectors.deployments import deployment_get
-from deployments.selectors.manifests import deployment_manifests, manifests_yaml
+from deployments.selectors.manifests import (
+    YAML_CONTENT_TYPE,
+    deployment_manifests,
+    deployment_manifests_file,
+)
 from deployments.services.kubernetes import target_credentials_set, target_test_connection
 
-from .deployment_serializers import TargetOutput
+from .serializers.targets import TargetOutput
 
 
 class _PlatformTargetApi(APIView):
@@ -112,13 +116,5 @@ class DeploymentManifestsYamlApi(TeamScopedApiMixin, APIView):
     @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
     def get(self, request, slug, pk):
         deployment = deployment_get(team=self.get_team(slug), deployment_id=pk)
-        return yaml_download(deployment)
-
-
-def yaml_download(deployment) -> HttpResponse:
-    response = HttpResponse(
-        manifests_yaml(deployment_manifests(deployment=deployment)),
-        content_type="application/yaml; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{deployment.team.slug}-{deployment.name}.yaml"'
-    return response
+        filename, text = deployment_manifests_file(deployment=deployment)
+        return attachment(text, filename=filename, content_type=YAML_CONTENT_TYPE)

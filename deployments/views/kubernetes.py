@@ -5,19 +5,18 @@ pages link to: {% url 'deployment-manifests-yaml' team.slug deployment.pk %}."""
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from controlplane.console import platform_admin_required, team_for_console
+from controlplane.downloads import attachment
 from controlplane.exceptions import ApplicationError
 from controlplane.tenancy.models import AuditResult
 from controlplane.tenancy.permissions import Action
-from controlplane.tenancy.platform import is_platform_admin
 from controlplane.tenancy.services import audit_record
-from controlplane.tenancy.views import team_for_console
-from deployments.api.kubernetes_views import yaml_download
 from deployments.models import Target
 from deployments.selectors.deployments import deployment_get
+from deployments.selectors.manifests import YAML_CONTENT_TYPE, deployment_manifests_file
 from deployments.services.kubernetes import target_credentials_set, target_test_connection
 
 
@@ -35,8 +34,7 @@ class CredentialsForm(forms.Form):
 
 
 def _kubernetes_target(request, pk) -> Target:
-    if not is_platform_admin(request):
-        raise PermissionDenied("Only platform admins manage cluster credentials.")
+    platform_admin_required(request, "Only platform admins manage cluster credentials.")
     return get_object_or_404(Target, pk=pk, kind="kubernetes")
 
 
@@ -66,7 +64,7 @@ def kubernetes_target(request, pk):
     source = (
         "in-cluster service account"
         if settings.get("in_cluster")
-        else f"uploaded kubeconfig{' (context ' + settings['context'] + ')' if settings.get('context') else ''}"
+        else "uploaded kubeconfig" + (f" (context {settings['context']})" if settings.get("context") else "")
         if settings.get("kubeconfig_encrypted")
         else "none yet"
     )
@@ -88,7 +86,8 @@ def deployment_manifests_download(request, slug, pk):
     team, _ = team_for_console(request, slug, Action.MODEL_VIEW)
     deployment = deployment_get(team=team, deployment_id=pk)
     try:
-        return yaml_download(deployment)
+        filename, text = deployment_manifests_file(deployment=deployment)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("model-list", slug=slug)
+    return attachment(text, filename=filename, content_type=YAML_CONTENT_TYPE)

@@ -1,13 +1,7 @@
 from rest_framework import serializers
 
 from deployments.masking import mask_env, mask_env_in
-from deployments.models import Deployment, Event, Revision, Target
-
-
-class TargetOutput(serializers.ModelSerializer):
-    class Meta:
-        model = Target
-        fields = ["id", "name", "kind", "description", "gpu_inventory", "all_teams", "created_at"]
+from deployments.models import Deployment, Event, Revision
 
 
 class RevisionOutput(serializers.ModelSerializer):

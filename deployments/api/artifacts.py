@@ -11,10 +11,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from controlplane.api_access import TeamScopedApiMixin
 from controlplane.api_helpers import filter_parameters, filtered, paginate
 from controlplane.exceptions import ApplicationError
 from controlplane.pagination import DefaultPagination
-from controlplane.tenancy.api.mixins import TeamScopedApiMixin
 from controlplane.tenancy.permissions import Action
 from controlplane.tenancy.platform import is_platform_admin
 from deployments.choices import ArtifactFormat
@@ -35,7 +35,7 @@ from deployments.services import (
 )
 from deployments.storage import storage_iter
 
-from .serializers import (
+from .serializers.artifacts import (
     ArtifactFileOutput,
     ModelArtifactListOutput,
     ModelArtifactOutput,
