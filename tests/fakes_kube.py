@@ -347,9 +347,10 @@ class FakeCluster:
             pod_name = f"{name}-r{revision}-{i}"
             if gpus and quota_left is not None:
                 if quota_left < gpus:
+                    limit = quota["spec"]["hard"][f"requests.{GPU}"]
                     replica_failure = (
                         f'pods "{pod_name}" is forbidden: exceeded quota: controlplane-gpu, requested: '
-                        f"requests.{GPU}={gpus}, limited: requests.{GPU}={quota['spec']['hard'][f'requests.{GPU}']}"
+                        f"requests.{GPU}={gpus}, limited: requests.{GPU}={limit}"
                     )
                     objects.pop(self._id("Pod", ns, pod_name), None)
                     continue
