@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/controlplane
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install services browser replica-sandbox migrate bench clean
+.PHONY: run test check install services browser replica-sandbox migrate bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,7 +45,28 @@ replica-sandbox:
 	  id -u cpreplica >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cpreplica; \
 	fi
 
-test: install services browser replica-sandbox
+# The environment a real deployment gives the web process (served over HTTPS behind an ingress
+# that ends TLS); `check --deploy` must find nothing to warn about in it.
+DEPLOY_CHECK_ENV := DJANGO_SETTINGS_MODULE=controlplane.settings.base DJANGO_DEBUG=false \
+	DJANGO_ALLOWED_HOSTS=controlplane.example.com DJANGO_CSRF_TRUSTED_ORIGINS=https://controlplane.example.com \
+	DJANGO_HTTPS=true DJANGO_SECURE_PROXY_SSL_HEADER=true \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
+
+# Static checks, cheapest first; the first problem stops it (and with it `make test`).
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	@# Models and migrations agree. The database itself need not exist yet (pytest creates test_*):
+	@# the warning that the applied-migration history could not be read says nothing here.
+	DJANGO_SETTINGS_MODULE=controlplane.settings.test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  PYTHONWARNINGS="ignore:Got an error checking a consistent migration history" \
+	  $(PY) manage.py makemigrations --check --dry-run
+	@# A fresh random key each run, as a deployment's Secret holds (50+ characters, or W009).
+	$(DEPLOY_CHECK_ENV) DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+test: install services check browser replica-sandbox
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest --create-db $(PYTEST_ARGS)
 
 clean:

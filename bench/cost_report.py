@@ -142,7 +142,8 @@ def main() -> None:
         cur.execute("ANALYZE billing_costentry")
     index_s = time.perf_counter() - started
     print(
-        f"loaded {written:,} hourly rows ({len(teams)} teams, {len(deployments):,} deployments, {hours:,} hours) "
+        f"loaded {written:,} hourly rows ({len(teams)} teams, {len(deployments):,} deployments, "
+        f"{hours:,} hours) "
         f"by COPY in {load_s:.1f} s; indexes + ANALYZE {index_s:.1f} s"
     )
 
@@ -198,7 +199,8 @@ def main() -> None:
         f"baseline hand-written SQL GROUP BY team, category: {base_s * 1000:8.1f} ms ({len(base_rows)} rows)"
     )
     print(
-        f"cost_by_team_totals (ORM, team × category):       {totals_s * 1000:8.1f} ms  ratio {totals_s / base_s:.2f}"
+        f"cost_by_team_totals (ORM, team × category):       {totals_s * 1000:8.1f} ms  "
+        f"ratio {totals_s / base_s:.2f}"
     )
     print(
         f"baseline hand-written SQL GROUP BY team, deployment, category: {base_d_s * 1000:8.1f} ms "

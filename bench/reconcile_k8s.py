@@ -195,10 +195,12 @@ def main() -> None:
     assert len(observed) == args.deployments and ready + problems == args.deployments, (ready, problems)
     print(f"cluster: {args.deployments} deployments x {args.pods} pods, page size {args.page_size}")
     print(
-        f"baseline (one GET per deployment):  {baseline_client.calls:6d} API calls  {baseline_s * 1000:8.1f} ms"
+        f"baseline (one GET per deployment):  {baseline_client.calls:6d} API calls  "
+        f"{baseline_s * 1000:8.1f} ms"
     )
     print(
-        f"observe_many (label-selected lists): {backend.client.calls:5d} API calls  {sweep_s * 1000:8.1f} ms  "
+        f"observe_many (label-selected lists): {backend.client.calls:5d} API calls  "
+        f"{sweep_s * 1000:8.1f} ms  "
         f"({ready} ready, {problems} with a reason: pending or crash-looping, logs read)"
     )
     print(

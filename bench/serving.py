@@ -357,7 +357,8 @@ def main() -> None:
             # CPU time does not move when something else on the machine takes the cores, so it
             # is the steadier figure for comparing gateway versions.
             print(
-                f"    CPU per request at {args.concurrency} clients: gateway {gn['cpu_us']['gateway']:.0f} us, "
+                f"    CPU per request at {args.concurrency} clients: "
+                f"gateway {gn['cpu_us']['gateway']:.0f} us, "
                 f"replica {dn['cpu_us']['replica']:.0f} us, load generator {dn['cpu_us']['client']:.0f} us "
                 f"(each program is one event loop, so each tops out near one core)"
             )

@@ -118,8 +118,8 @@ data = open({str(model)!r}, "rb").read()
 artifact_file_put(artifact=a, actor=u, path="model.onnx", stream=io.BytesIO(data), length=len(data))
 artifact_complete(artifact=a, actor=u)
 artifact_inspect(artifact_id=a.pk)
-print(json.dumps({{"token": api_token_create(team=t, actor=u, name="b", scopes=["read", "write", "invoke"])[1],
-                  "model": a.pk}}))
+token = api_token_create(team=t, actor=u, name="b", scopes=["read", "write", "invoke"])[1]
+print(json.dumps({{"token": token, "model": a.pk}}))
 """
     out = (
         subprocess.run(

@@ -169,7 +169,8 @@ def main() -> None:
 
     mib = size / 1024 / 1024
     print(
-        f"file: {mib:.0f} MiB, API chunks of {args.chunk_mib} MiB (resumable PATCH, SHA-256 checked at the end)"
+        f"file: {mib:.0f} MiB, API chunks of {args.chunk_mib} MiB "
+        "(resumable PATCH, SHA-256 checked at the end)"
     )
     print(f"plain copy (baseline): {copy_seconds:6.2f} s  {mib / copy_seconds:8.1f} MiB/s")
     print(f"upload through the API: {upload_seconds:6.2f} s  {mib / upload_seconds:8.1f} MiB/s")

@@ -50,16 +50,18 @@ def cumulative_cost_svg(comparison: Comparison) -> SafeString:
         return TOP + plot_h * (1 - usd / y_max)
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
-        f'height="{HEIGHT}" role="img" aria-labelledby="tco-chart-title">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-labelledby="tco-chart-title">',
         f'<title id="tco-chart-title">Cumulative cost by month over {months} months</title>',
         f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#fff" stroke="#e3e7ee"/>',
     ]
     value = 0.0
     while value <= y_max + 1e-9:
         parts.append(
-            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="#eef1f5"/>'
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="#647087">'
+            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            'stroke="#eef1f5"/>'
+            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" '
+            'fill="#647087">'
             f"{escape(_usd(value))}</text>"
         )
         value += step

@@ -25,17 +25,20 @@ SOURCES = {
     "S8": "networkoutlet.com/blogs/articles/nvidia-tesla-t4-16gb-gpu-specs-performance-use-cases; "
     "huggingface.co/spaces/Elfsong/gcp_allocator",
     "S9": "baseten.co/blog/nvidia-a10-vs-a10g-for-ml-model-inference, n.d.",
-    "S10": "jaredwatkins.com/research/ai-accelerators/amd-instinct/mi300-series; aiwiki.ai/wiki/amd_instinct_mi300x",
-    "S11": "boardor.com/blog/huawei-ascend-910b-outperforms-h20-910c-approaches-h100 vs oryoy.com 910B article "
-    "(conflicting, unofficial)",
+    "S10": "jaredwatkins.com/research/ai-accelerators/amd-instinct/mi300-series; "
+    "aiwiki.ai/wiki/amd_instinct_mi300x",
+    "S11": "boardor.com/blog/huawei-ascend-910b-outperforms-h20-910c-approaches-h100 "
+    "vs oryoy.com 910B article (conflicting, unofficial)",
     "S13": "docs.cloud.google.com/compute/docs/gpus, n.d.",
     "P1": "factualminds.com/blog/amazon-ec2-on-demand-pricing-instance-families-2026 (2026-06-17)",
-    "P2": "usage.ai/blogs/finops/ai-ml-cost/gpu-instance-cost-optimization (updated 2026-06-24; pre-cut list prices)",
+    "P2": "usage.ai/blogs/finops/ai-ml-cost/gpu-instance-cost-optimization "
+    "(updated 2026-06-24; pre-cut list prices)",
     "P3": "usage.ai/blogs/aws/ai-ml-cost/llm-cost-optimization-aws (June 2025 AWS GPU price cut; 2026-06-30)",
     "P4": "costnimbus.com/article/gpu-cost-management-ml-teams (March 2026 table)",
     "P5": "AWS EC2 Capacity Blocks pricing page, copy at sibshop.uat.jiralog.com/ec2/capacityblocks/pricing",
     "P6": "sjramblings.io/inference-tax-nobody-budgeted-for (Jan 2026 Capacity Block increase)",
-    "P7": "zircon.tech/blog/the-real-cost-of-running-ai-models-on-aws-sagemaker-inference-deep-dive (Oct 2025)",
+    "P7": "zircon.tech/blog/the-real-cost-of-running-ai-models-on-aws-sagemaker-inference-deep-dive "
+    "(Oct 2025)",
     "P8": "wring.co/blog/aws-sagemaker-inference-guide (2026-03-15)",
     "P9": "rmmartins.com/2026/06/11/cost-engineering-for-ai-when-idle-gpus-cost-more-than-your-car",
     "P15": "awsnegotiations.com/gpu-instance-cost-strategy.html (May 2026, list on-demand estimates)",
@@ -47,7 +50,8 @@ SOURCES = {
     "K2": "not in the reference: aws.amazon.com/s3/pricing, aws.amazon.com/ebs/pricing, "
     "cloud.google.com/storage/pricing, aws.amazon.com/sagemaker/pricing, aws.amazon.com/lambda/pricing "
     "as the catalog's author knows them; verify before billing",
-    "EXAMPLE": "illustrative figures for a first on-premises profile, not a quote: replace them with your own",
+    "EXAMPLE": "illustrative figures for a first on-premises profile, not a quote: "
+    "replace them with your own",
 }
 
 # slug, name, memory GB, bandwidth GB/s, BF16 (or FP16) dense TFLOPS, FP8 dense TFLOPS, bf16, fp8,
@@ -172,7 +176,8 @@ GPU_TYPES = [
         False,
         "S11",
         True,
-        "Low confidence: one page says 32 GB; bandwidth 400 GB/s vs 1.2 TB/s; no Huawei datasheet found. FP16 only.",
+        "Low confidence: one page says 32 GB; bandwidth 400 GB/s vs 1.2 TB/s; no Huawei datasheet found. "
+        "FP16 only.",
     ),
 ]
 
@@ -242,7 +247,8 @@ INSTANCES = [
                 JUNE_2025_CUT,
                 "K",
                 True,
-                "≈ after the June 2025 cut (−44%, P3/P4); value [K]. P-family prices unsettled: read the live AWS page",
+                "≈ after the June 2025 cut (−44%, P3/P4); value [K]. "
+                "P-family prices unsettled: read the live AWS page",
             ),
             (
                 SPOT,
@@ -286,7 +292,8 @@ INSTANCES = [
                 BASELINE,
                 "P6",
                 False,
-                "Capacity Block rate before the Jan 2026 increase; start not stated, recorded from 2025-01-01",
+                "Capacity Block rate before the Jan 2026 increase; "
+                "start not stated, recorded from 2025-01-01",
             ),
             (
                 COMMITTED,
@@ -437,7 +444,8 @@ OTHER_ITEMS = [
                 BASELINE,
                 "K2",
                 True,
-                "No per-request fee; data processed ($0.016/GB in and out, K2) is billed instead and not priced here",
+                "No per-request fee; data processed ($0.016/GB in and out, K2) "
+                "is billed instead and not priced here",
             ),
         ],
     ),

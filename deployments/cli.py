@@ -119,8 +119,8 @@ def _typed(value, field: str):
 
 
 def parse_spec(document) -> dict:
-    """A YAML document -> {"name", "team", "target", "model": {"name", "version"}, "fields": {API field: value}}.
-    Raises CliError naming the spec path of the first problem."""
+    """A YAML document -> {"name", "team", "target", "model": {"name", "version"},
+    "fields": {API field: value}}. Raises CliError naming the spec path of the first problem."""
     root = _check_keys(document, "spec file", ("apiVersion", "kind", "metadata", "spec"))
     if root.get("apiVersion") != API_VERSION:
         raise CliError(f"apiVersion: expected {API_VERSION!r}, got {root.get('apiVersion')!r}.")

@@ -157,7 +157,8 @@ def deployment_snippets(*, artifact, endpoint: str) -> list[Snippet]:
         python = _python(url, json.dumps(body), 'print(response.json()["choices"][0]["message"]["content"])')
         openai = (
             "import os\n\nfrom openai import OpenAI\n\n"
-            f"client = OpenAI(base_url={json.dumps(endpoint + '/v1')}, api_key=os.environ[{json.dumps(TOKEN_ENV)}])\n"
+            f"client = OpenAI(base_url={json.dumps(endpoint + '/v1')}, "
+            f"api_key=os.environ[{json.dumps(TOKEN_ENV)}])\n"
             "reply = client.chat.completions.create(\n"
             f"    model={json.dumps(name)},\n"
             '    messages=[{"role": "user", "content": "Say hello."}],\n'

@@ -15,9 +15,8 @@ Answers (active or not) are cached for ``GATEWAY_AUTH_CACHE_SECONDS`` (default 2
 revoked token stops working within that time plus one round trip, well inside 5 s. Concurrent
 requests with the same uncached token share one introspection call. While the control plane
 cannot be reached at all, a token it allowed keeps working for ``GATEWAY_AUTH_STALE_SECONDS``
-(default 60 s) past its cache time; a denial is never extended, and any answer from a reachable control plane replaces
-the cached one. Tokens are cached under
-their SHA-256, never in clear.
+(default 60 s) past its cache time; a denial is never extended, and any answer from a reachable
+control plane replaces the cached one. Tokens are cached under their SHA-256, never in clear.
 """
 
 from __future__ import annotations

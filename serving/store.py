@@ -4,8 +4,8 @@ One small interface, :class:`Store`, with two implementations:
 
 * :class:`RedisStore` when ``REDIS_URL`` is set;
 * :class:`SqliteStore`, an embedded SQLite file (``DATAPLANE_STORE_PATH``, default
-  ``dataplane.sqlite3`` in the control plane's ``var/`` directory) in WAL mode, safe to use from several processes at once, so the
-  product runs with no Redis at all.
+  ``dataplane.sqlite3`` in the control plane's ``var/`` directory) in WAL mode, safe to use from
+  several processes at once, so the product runs with no Redis at all.
 
 Two kinds of data live here:
 

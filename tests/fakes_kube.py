@@ -347,9 +347,10 @@ class FakeCluster:
             pod_name = f"{name}-r{revision}-{i}"
             if gpus and quota_left is not None:
                 if quota_left < gpus:
+                    limit = quota["spec"]["hard"][f"requests.{GPU}"]
                     replica_failure = (
                         f'pods "{pod_name}" is forbidden: exceeded quota: controlplane-gpu, requested: '
-                        f"requests.{GPU}={gpus}, limited: requests.{GPU}={quota['spec']['hard'][f'requests.{GPU}']}"
+                        f"requests.{GPU}={gpus}, limited: requests.{GPU}={limit}"
                     )
                     objects.pop(self._id("Pod", ns, pod_name), None)
                     continue
@@ -358,49 +359,14 @@ class FakeCluster:
             if scheduled and gpus:
                 free[product] -= gpus
             labels = dict(template["metadata"]["labels"], **{"fake/owner": name})
-            status: dict = {
-                "phase": "Running" if scheduled else "Pending",
-                "startTime": "2026-11-24T09:00:00Z",
-            }
-            if not scheduled:
-                status["conditions"] = [
-                    {
-                        "type": "PodScheduled",
-                        "status": "False",
-                        "reason": "Unschedulable",
-                        "message": f"0/{len(s['nodes'])} nodes are available: "
-                        f"{len(s['nodes'])} Insufficient {GPU}.",
-                    }
-                ]
-            else:
-                container = {
-                    "name": "model-server",
-                    "image": pod_spec["containers"][0]["image"],
-                    "restartCount": 0,
-                    "state": {"running": {}},
-                    "ready": ready and not failure,
-                }
-                if failure == "image_pull":
-                    container["state"] = {
-                        "waiting": {
-                            "reason": "ImagePullBackOff",
-                            "message": f'Back-off pulling image "{container["image"]}"',
-                        }
-                    }
-                elif failure == "crash_loop":
-                    container.update(
-                        restartCount=4,
-                        state={"waiting": {"reason": "CrashLoopBackOff"}},
-                        lastState={"terminated": {"exitCode": 1, "reason": "Error"}},
-                    )
-                status.update(
-                    podIP=f"10.0.{len(objects) % 250}.{i + 10}",
-                    containerStatuses=[container],
-                    conditions=[
-                        {"type": "PodScheduled", "status": "True"},
-                        {"type": "Ready", "status": "True" if container["ready"] else "False"},
-                    ],
-                )
+            status = self._pod_status(
+                s,
+                pod_spec,
+                scheduled=scheduled,
+                ready=ready,
+                failure=failure,
+                ip=f"10.0.{len(objects) % 250}.{i + 10}",
+            )
             pod_id = self._id("Pod", ns, pod_name)
             if (
                 pod_id in objects
@@ -436,6 +402,65 @@ class FakeCluster:
                 for c in p["status"].get("conditions", [])
             )
         )
+        conditions = self._deployment_conditions(name, revision, failure, replica_failure)
+        d["status"] = {
+            "observedGeneration": d["metadata"].get("generation", 1),
+            "replicas": len(pods),
+            "updatedReplicas": len(pods),
+            "readyReplicas": ready_count,
+            "availableReplicas": ready_count,
+            "conditions": conditions,
+        }
+
+    @staticmethod
+    def _pod_status(s, pod_spec: dict, *, scheduled: bool, ready: bool, failure: str | None, ip: str) -> dict:
+        status: dict = {
+            "phase": "Running" if scheduled else "Pending",
+            "startTime": "2026-11-24T09:00:00Z",
+        }
+        if not scheduled:
+            status["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": f"0/{len(s['nodes'])} nodes are available: "
+                    f"{len(s['nodes'])} Insufficient {GPU}.",
+                }
+            ]
+            return status
+        container = {
+            "name": "model-server",
+            "image": pod_spec["containers"][0]["image"],
+            "restartCount": 0,
+            "state": {"running": {}},
+            "ready": ready and not failure,
+        }
+        if failure == "image_pull":
+            container["state"] = {
+                "waiting": {
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{container["image"]}"',
+                }
+            }
+        elif failure == "crash_loop":
+            container.update(
+                restartCount=4,
+                state={"waiting": {"reason": "CrashLoopBackOff"}},
+                lastState={"terminated": {"exitCode": 1, "reason": "Error"}},
+            )
+        status.update(
+            podIP=ip,
+            containerStatuses=[container],
+            conditions=[
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "Ready", "status": "True" if container["ready"] else "False"},
+            ],
+        )
+        return status
+
+    @staticmethod
+    def _deployment_conditions(name: str, revision: str, failure: str | None, replica_failure: str | None):
         conditions = []
         if failure == "progress_deadline":
             conditions.append(
@@ -455,14 +480,7 @@ class FakeCluster:
                     "message": replica_failure,
                 }
             )
-        d["status"] = {
-            "observedGeneration": d["metadata"].get("generation", 1),
-            "replicas": len(pods),
-            "updatedReplicas": len(pods),
-            "readyReplicas": ready_count,
-            "availableReplicas": ready_count,
-            "conditions": conditions,
-        }
+        return conditions
 
 
 class FakeKubeClient:

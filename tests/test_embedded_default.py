@@ -39,7 +39,8 @@ def test_embedded_default_runs_tasks_through_a_real_worker(tmp_path):
         "from controlplane.tenancy.tasks import audit_purge_task;"
         "from django.db import connection;"
         "audit_record(actor=None, action='test.old', resource_type='thing');"
-        "connection.cursor().execute('UPDATE tenancy_auditevent SET created_at = %s', [timezone.now() - timedelta(days=400)]);"
+        "connection.cursor().execute('UPDATE tenancy_auditevent SET created_at = %s',"
+        " [timezone.now() - timedelta(days=400)]);"
         "audit_purge_task.delay();"
         "print(settings.CELERY_BROKER_URL)"
     )
@@ -70,7 +71,10 @@ def test_embedded_default_runs_tasks_through_a_real_worker(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        count = "from controlplane.tenancy.models import AuditEvent; print(AuditEvent.objects.filter(action='audit.purge').count())"
+        count = (
+            "from controlplane.tenancy.models import AuditEvent;"
+            " print(AuditEvent.objects.filter(action='audit.purge').count())"
+        )
         ran = wait_until(
             lambda: _manage(env, "shell", "--no-imports", "-c", count).strip() == "1", timeout=90, interval=1
         )

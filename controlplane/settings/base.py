@@ -134,4 +134,5 @@ LOGGING = {
 from .celery import *  # noqa: E402,F403
 from .database import *  # noqa: E402,F403
 from .integrations import *  # noqa: E402,F403
+from .security import *  # noqa: E402,F403
 from .storage import *  # noqa: E402,F403

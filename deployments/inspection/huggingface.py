@@ -58,9 +58,9 @@ def inspect_huggingface(
     elif pickles:
         if not allow_pickle:
             raise InspectionError(
-                f"The weights are only in pickle form ({', '.join(pickles)}). Loading pickle runs code, so it "
-                "is refused: convert them to safetensors, or ask a platform admin to allow pickle weights "
-                "for your team."
+                f"The weights are only in pickle form ({', '.join(pickles)}). "
+                "Loading pickle runs code, so it is refused: convert them to safetensors, "
+                "or ask a platform admin to allow pickle weights for your team."
             )
         facts["parameter_count"] = facts["config_parameter_estimate"]
         facts["parameter_source"] = "config.json estimate (pickle weights not opened)"

@@ -8,7 +8,8 @@ from deployments.choices import DeploymentStatus, DesiredState, ScalingMetric
 # "<team>-<deployment>" stays within 63 characters.
 DEPLOYMENT_NAME_VALIDATOR = RegexValidator(
     r"^[a-z]([-a-z0-9]{0,20}[a-z0-9])?$",
-    "Use 1 to 22 lowercase letters, digits or hyphens, starting with a letter and ending with a letter or digit.",
+    "Use 1 to 22 lowercase letters, digits or hyphens, starting with a letter and ending with a letter "
+    "or digit.",
 )
 
 

@@ -12,7 +12,8 @@ def secret_list(*, team) -> QuerySet[TeamSecret]:
 
 def secret_env_for(*, team, refs: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """The environment entries a replica gets for its secret references, values decrypted. Only the
-    replica start path calls this. Raises LookupError naming a secret that no longer exists or cannot be read."""
+    replica start path calls this. Raises LookupError naming a secret that no longer exists or
+    cannot be read."""
     if not refs:
         return ()
     values = {s.name: s for s in TeamSecret.objects.filter(team=team, name__in=set(refs.values()))}

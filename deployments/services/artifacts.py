@@ -150,8 +150,8 @@ def _check_room(artifact: ModelArtifact, adding: int, *, path: str, field: str) 
 def _require_uploading(artifact: ModelArtifact) -> None:
     if artifact.status != ArtifactStatus.UPLOADING:
         raise ApplicationError(
-            f"Version {artifact.version} is {artifact.status}; files can only be added while it is uploading. "
-            "Create a new version instead.",
+            f"Version {artifact.version} is {artifact.status}; "
+            "files can only be added while it is uploading. Create a new version instead.",
             extra={"field": "status"},
             code="conflict",
         )
@@ -414,7 +414,8 @@ def upload_start(*, artifact: ModelArtifact, actor, path: str, size: int, sha256
 def upload_append(*, session: UploadSession, actor, offset: int | None, stream, length: int | None):
     """Append a chunk at `offset`, which must equal the bytes already received (else 409 and the
     current offset). A chunk cut off mid-way keeps what arrived: the client resumes from the new
-    offset. The last byte finishes the file: checksum, then storage. Returns (session or None, file or None)."""
+    offset. The last byte finishes the file: checksum, then storage. Returns (session or None,
+    file or None)."""
     if offset is None:
         raise ApplicationError("Send the Upload-Offset header.", extra={"field": "Upload-Offset"})
     if length is None:
@@ -440,7 +441,8 @@ def upload_append(*, session: UploadSession, actor, offset: int | None, stream, 
             )
         if offset + length > session.size_bytes:
             raise ApplicationError(
-                f"The chunk would end at byte {offset + length:,}, past the declared size {session.size_bytes:,}.",
+                f"The chunk would end at byte {offset + length:,}, "
+                f"past the declared size {session.size_bytes:,}.",
                 extra={"field": "Content-Length"},
             )
         target.truncate(offset)  # drop bytes of a previous chunk that was never acknowledged
@@ -471,8 +473,8 @@ def _finish_upload(*, session: UploadSession, actor) -> ArtifactFile:
         staging.unlink(missing_ok=True)
         UploadSession.objects.filter(pk=session.pk).delete()
         raise ApplicationError(
-            f"Checksum mismatch for {session.path}: the bytes hash to {digest}, not {session.expected_sha256}. "
-            "The upload was discarded.",
+            f"Checksum mismatch for {session.path}: the bytes hash to {digest}, "
+            f"not {session.expected_sha256}. The upload was discarded.",
             extra={"field": "sha256"},
         )
     try:

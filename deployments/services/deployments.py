@@ -168,8 +168,8 @@ def _check_fit(*, artifact: ModelArtifact, gpu_type: str, gpu_count: int, overri
     if rows and rows[0].total_gb > memory * gpu_count * USABLE_MEMORY:
         _fail(
             f"{artifact.name} needs about {rows[0].total_gb:.1f} GB per replica ({rows[0].label}); "
-            f"{gpu_count}× {gpu_type} offers {memory * gpu_count * USABLE_MEMORY:.1f} GB usable. Add GPUs, pick a "
-            "larger type, or set memory_override.",
+            f"{gpu_count}× {gpu_type} offers {memory * gpu_count * USABLE_MEMORY:.1f} GB usable. "
+            "Add GPUs, pick a larger type, or set memory_override.",
             "gpu_count",
         )
 

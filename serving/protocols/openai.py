@@ -189,28 +189,127 @@ class _Generator:
         return result
 
 
+def _model_of(host, kind: str, route: str):
+    host.require_ready()
+    model = host.model
+    if model.kind != kind:
+        raise ApiError(
+            404,
+            "unsupported",
+            f"model {host.name!r} is a {TASKS[model.kind]} model; {route} needs a {TASKS[kind]} model",
+        )
+    return model
+
+
+def _check_model_field(host, body: dict) -> None:
+    name = body.get("model")
+    if name is not None and name != host.name:
+        raise ApiError(
+            404,
+            "model_not_found",
+            f"model {name!r} is not served here; this server serves {host.name!r}",
+            field="model",
+        )
+
+
+def _prompt_ids(host, model, body: dict, *, chat: bool) -> list[int]:
+    """The prompt's token ids: the chat template over `messages`, or the tokenized `prompt`."""
+    if chat:
+        messages = _messages(body)
+        if not model.has_chat_template:
+            raise ApiError(
+                400,
+                "no_chat_template",
+                f"model {host.name!r} has no chat template; use /v1/completions",
+                field="messages",
+            )
+        return model.chat_prompt_ids(messages)
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1:
+        prompt = prompt[0]
+    if not isinstance(prompt, str) or not prompt:
+        raise _bad("'prompt' must be a non-empty string", "prompt")
+    return model.prompt_ids(prompt)
+
+
+def _stream_options(body: dict) -> tuple[bool, dict]:
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be true or false", "stream")
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise _bad("'stream_options' must be an object", "stream_options")
+    return stream, options
+
+
+class _Completion:
+    """The answer to one (chat) completion request: its id, and the shape of its choices, whole
+    or as server-sent chunks."""
+
+    def __init__(self, model_name: str, *, chat: bool, stream: bool, prompt_tokens: int) -> None:
+        self.model_name, self.chat, self.stream, self.prompt_tokens = model_name, chat, stream, prompt_tokens
+        self.ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
+        self.created = int(time.time())
+
+    def choice(self, text: str | None, finish: str | None, *, first: bool = False) -> dict:
+        if not self.chat:
+            return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+        if not self.stream:
+            return {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+        delta = {} if text is None else {"content": text}
+        if first:
+            delta["role"] = "assistant"
+        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+    def response(self, result: Generation) -> JSONResponse:
+        return JSONResponse(
+            {
+                "id": self.ident,
+                "object": "chat.completion" if self.chat else "text_completion",
+                "created": self.created,
+                "model": self.model_name,
+                "choices": [self.choice(result.text, result.finish_reason)],
+                "usage": _usage(self.prompt_tokens, result.completion_tokens),
+            }
+        )
+
+    def chunk(self, choices: list, **extra) -> bytes:
+        return _sse(
+            {
+                "id": self.ident,
+                "object": "chat.completion.chunk" if self.chat else "text_completion",
+                "created": self.created,
+                "model": self.model_name,
+                "choices": choices,
+                **extra,
+            }
+        )
+
+    async def events(self, generator: _Generator, *, include_usage: bool):
+        if self.chat:
+            yield self.chunk([self.choice("", None, first=True)])
+        try:
+            async for item in generator.stream():
+                if isinstance(item, str):
+                    yield self.chunk([self.choice(item, None)])
+                    continue
+                usage = _usage(self.prompt_tokens, item.completion_tokens)
+                yield self.chunk([self.choice(None, item.finish_reason)], usage=usage)
+                if include_usage:
+                    yield self.chunk([], usage=usage)
+        except ApiError as exc:
+            yield _sse(error_body(exc.code, exc.message, exc.field))
+        except Exception as exc:  # the stream has started: report in-band, then close properly
+            yield _sse(error_body("generation_failed", f"{type(exc).__name__}: {exc}"))
+        yield b"data: [DONE]\n\n"
+
+
 def routes(host) -> list[Route]:
-    def model_of(kind: str, route: str):
-        host.require_ready()
-        model = host.model
-        if model.kind != kind:
-            raise ApiError(
-                404,
-                "unsupported",
-                f"model {host.name!r} is a {TASKS[model.kind]} model; {route} needs a {TASKS[kind]} model",
-            )
-        return model
-
-    def check_model_field(body: dict) -> None:
-        name = body.get("model")
-        if name is not None and name != host.name:
-            raise ApiError(
-                404,
-                "model_not_found",
-                f"model {name!r} is not served here; this server serves {host.name!r}",
-                field="model",
-            )
-
     def count(prompt: int, completion: int) -> None:
         host.tokens.labels(direction="in").inc(prompt)
         host.tokens.labels(direction="out").inc(completion)
@@ -226,27 +325,10 @@ def routes(host) -> list[Route]:
         )
 
     async def generate(request: Request, *, chat: bool):
-        route = "/v1/chat/completions" if chat else "/v1/completions"
-        model = model_of("generate", route)
+        model = _model_of(host, "generate", "/v1/chat/completions" if chat else "/v1/completions")
         body = await _json_body(request)
-        check_model_field(body)
-        if chat:
-            messages = _messages(body)
-            if not model.has_chat_template:
-                raise ApiError(
-                    400,
-                    "no_chat_template",
-                    f"model {host.name!r} has no chat template; use /v1/completions",
-                    field="messages",
-                )
-            prompt_ids = model.chat_prompt_ids(messages)
-        else:
-            prompt = body.get("prompt")
-            if isinstance(prompt, list) and len(prompt) == 1:
-                prompt = prompt[0]
-            if not isinstance(prompt, str) or not prompt:
-                raise _bad("'prompt' must be a non-empty string", "prompt")
-            prompt_ids = model.prompt_ids(prompt)
+        _check_model_field(host, body)
+        prompt_ids = _prompt_ids(host, model, body, chat=chat)
         context_left = model.context_length - len(prompt_ids)
         if context_left < 1:
             raise _bad(
@@ -254,80 +336,13 @@ def routes(host) -> list[Route]:
                 "messages" if chat else "prompt",
             )
         params = sampling_params(body, context_left=context_left, vocab_size=model.vocab_size)
-        stream = body.get("stream", False)
-        if not isinstance(stream, bool):
-            raise _bad("'stream' must be true or false", "stream")
-        options = body.get("stream_options") or {}
-        if not isinstance(options, dict):
-            raise _bad("'stream_options' must be an object", "stream_options")
-
-        ident = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
-        created = int(time.time())
-        kind = "chat.completion" if chat else "text_completion"
+        stream, options = _stream_options(body)
+        completion = _Completion(host.name, chat=chat, stream=stream, prompt_tokens=len(prompt_ids))
         generator = _Generator(host, prompt_ids, params)
-
-        def choice(text: str | None, finish: str | None, *, first: bool = False) -> dict:
-            if not chat:
-                return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
-            if not stream:
-                return {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": text},
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            delta = {} if text is None else {"content": text}
-            if first:
-                delta["role"] = "assistant"
-            return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-
         if not stream:
-            result = await generator.complete()
-            return JSONResponse(
-                {
-                    "id": ident,
-                    "object": kind,
-                    "created": created,
-                    "model": host.name,
-                    "choices": [choice(result.text, result.finish_reason)],
-                    "usage": _usage(len(prompt_ids), result.completion_tokens),
-                }
-            )
-
-        chunk_kind = "chat.completion.chunk" if chat else "text_completion"
-
-        def chunk(choices: list, **extra) -> bytes:
-            return _sse(
-                {
-                    "id": ident,
-                    "object": chunk_kind,
-                    "created": created,
-                    "model": host.name,
-                    "choices": choices,
-                    **extra,
-                }
-            )
-
-        async def events():
-            if chat:
-                yield chunk([choice("", None, first=True)])
-            try:
-                async for item in generator.stream():
-                    if isinstance(item, str):
-                        yield chunk([choice(item, None)])
-                        continue
-                    usage = _usage(len(prompt_ids), item.completion_tokens)
-                    yield chunk([choice(None, item.finish_reason)], usage=usage)
-                    if options.get("include_usage"):
-                        yield chunk([], usage=usage)
-            except ApiError as exc:
-                yield _sse(error_body(exc.code, exc.message, exc.field))
-            except Exception as exc:  # the stream has started: report in-band, then close properly
-                yield _sse(error_body("generation_failed", f"{type(exc).__name__}: {exc}"))
-            yield b"data: [DONE]\n\n"
-
+            return completion.response(await generator.complete())
         return StreamingResponse(
-            events(),
+            completion.events(generator, include_usage=bool(options.get("include_usage"))),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -339,9 +354,9 @@ def routes(host) -> list[Route]:
         return await generate(request, chat=False)
 
     async def embeddings(request: Request) -> JSONResponse:
-        model = model_of("embed", "/v1/embeddings")
+        model = _model_of(host, "embed", "/v1/embeddings")
         body = await _json_body(request)
-        check_model_field(body)
+        _check_model_field(host, body)
         texts = _texts(body)
         encoding = body.get("encoding_format", "float")
         if encoding not in ("float", "base64"):
@@ -366,9 +381,9 @@ def routes(host) -> list[Route]:
         )
 
     async def classifications(request: Request) -> JSONResponse:
-        model = model_of("classify", "/v1/classifications")
+        model = _model_of(host, "classify", "/v1/classifications")
         body = await _json_body(request)
-        check_model_field(body)
+        _check_model_field(host, body)
         results, tokens = await host.run(model.classify, _texts(body))
         count(tokens, 0)
         return JSONResponse(

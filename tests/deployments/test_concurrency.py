@@ -180,6 +180,14 @@ def test_concurrent_stop_start_scale_delete(
     for kind in ("stop", "start", "delete"):
         assert events.count(kind) == [a for a, _ in accepted].count(kind), (kind, events, accepted)
     assert events.count("revision") == len(scales)
+    assert _replay(events) == "deleted" == deployment_state(pk).status
+    assert events.index("delete") > max(i for i, k in enumerate(events) if k in ("stop", "start", "revision"))
+
+
+def _replay(events: list[str]) -> str:
+    """Walk the timeline as the state machine would, failing on a step it forbids (stop or start
+    accepted twice in a row, a second delete, a status event that changes nothing); returns the
+    status the timeline ends in."""
     desired, status = "start", "pending"
     for kind in events:
         if kind in ("stop", "start"):
@@ -194,5 +202,4 @@ def test_concurrent_stop_start_scale_delete(
             new = kind.removeprefix("status_")
             assert new != status, f"status_{new} recorded without a change: {events}"
             status = new
-    assert status == "deleted" == deployment_state(pk).status
-    assert events.index("delete") > max(i for i, k in enumerate(events) if k in ("stop", "start", "revision"))
+    return status

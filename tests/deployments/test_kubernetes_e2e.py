@@ -222,7 +222,8 @@ def test_transient_errors_retry_and_permanent_ones_fail_with_the_servers_message
         lambda: cluster.get_object("Deployment", "retried", NS), timeout=30, what="applied after a retry"
     )
     wait_for(lambda: status(retried).status == "provisioning", timeout=30, what="provisioning after a retry")
-    # An admission webhook refuses the object: nothing a retry can fix, so the deployment fails with its words.
+    # An admission webhook refuses the object: nothing a retry can fix, so the deployment fails
+    # with its words.
     cluster.fail_next(
         "apply", 422, 'admission webhook "policy.example.com" denied the request: images must be signed'
     )

@@ -115,7 +115,8 @@ def test_bf16_weights_are_two_bytes_a_parameter():
     "config,precision,total_gb,gpu,count,usd",
     [
         # 64K resident tokens, as the reference's "smallest GPU set" table.
-        # Qwen-7B BF16: (15.231 + 57,344·65,536 B = 3.758 GB) · 1.1 = 20.89 GB → one L4 (24·0.9 = 21.6 GB), $0.805/h.
+        # Qwen-7B BF16: (15.231 + 57,344·65,536 B = 3.758 GB) · 1.1 = 20.89 GB
+        # → one L4 (24·0.9 = 21.6 GB), $0.805/h.
         (QWEN_7B, "bf16", 20.89, "l4", 1, 0.805),
         # Qwen-7B FP8: (7.616 + 3.758) · 1.1 = 12.51 GB; a T4 has room but no FP8 → one L4.
         (QWEN_7B, "fp8", 12.51, "l4", 1, 0.805),

@@ -15,8 +15,8 @@ def tiny_onnx_weights(scale: float = 0.1):
 
 
 def tiny_onnx_bytes(*, broken: bool = False, scale: float = 0.1) -> bytes:
-    """Y = X·W + B with X [batch, 4] float32 and 15 parameters (W = arange(12)·scale). `broken` wires a node to an input
-    that does not exist, which the checker refuses."""
+    """Y = X·W + B with X [batch, 4] float32 and 15 parameters (W = arange(12)·scale). `broken`
+    wires a node to an input that does not exist, which the checker refuses."""
     from onnx import TensorProto, helper, numpy_helper
 
     weights, bias = tiny_onnx_weights(scale)

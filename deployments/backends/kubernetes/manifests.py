@@ -152,8 +152,8 @@ def secret_name(deployment: str) -> str:
     return f"{deployment}-secrets"
 
 
-def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
-    """The deployment's own objects, in apply order."""
+def _check_renderable(spec: DeploymentSpec) -> None:
+    """Refuse, for good, a spec no cluster could run."""
     if not spec.model_path.startswith("s3://"):
         raise PermanentBackendError(
             f"model_path: {spec.model_path!r} is not in S3; a Kubernetes target fetches models "
@@ -164,33 +164,17 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     for name in ("scale_up_window_s", "scale_down_window_s"):
         if not 0 <= getattr(spec, name) <= 3600:
             raise PermanentBackendError(f"{name}: Kubernetes allows 0 to 3600 seconds.")
-    extra = dict(spec.labels)
-    ns, name = ks.namespace(spec.team), spec.deployment
-    labels = _labels(spec, extra)
-    pod_labels = {k: v for k, v in labels.items() if k != L_REVISION} | {L_TEMPLATE: spec.template_hash}
-    selector = {MANAGED_BY: MANAGER, L_KEY: spec.key}
-    runtime = ks.runtime(spec.model_format, spec.gpu_type)
-    port = int(runtime["port"])
-    ctx = {
-        "model_dir": f"{MODEL_DIR}/model",
-        "model_name": spec.model_name,
-        "port": port,
-        "gpu_count": max(spec.gpu_count, 1),
-        "deployment": spec.deployment,
-        "team": spec.team,
-    }
-    annotations = {
-        "controlplane.io/model-sha256": spec.model_sha256,
-        "controlplane.io/model-uri": spec.model_path,
-    }
-    if extra.get("cost-centre"):
-        annotations["controlplane.io/cost-centre"] = extra["cost-centre"]
 
-    fetch = {**DEFAULT_FETCH, **ks.model_fetch}
-    cache_dir = f"{MODEL_DIR}/model"
+
+def _model_cache_dir(spec: DeploymentSpec, ks: KubeSettings) -> str:
     if ks.model_cache_pvc:  # a shared cache: one folder per model content
-        cache_dir = f"{MODEL_DIR}/{spec.model_sha256[:16] or spec.key}"
-        ctx["model_dir"] = cache_dir
+        return f"{MODEL_DIR}/{spec.model_sha256[:16] or spec.key}"
+    return f"{MODEL_DIR}/model"
+
+
+def _fetch_container(spec: DeploymentSpec, ks: KubeSettings, cache_dir: str) -> dict:
+    """The init container that copies the model from S3 into the models volume."""
+    fetch = {**DEFAULT_FETCH, **ks.model_fetch}
     fetch_env = [
         {"name": "SOURCE", "value": spec.model_path.rstrip("/") + "/"},
         {"name": "DEST", "value": cache_dir},
@@ -207,28 +191,37 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     }
     if ks.model_fetch_secret:
         init["envFrom"] = [{"secretRef": {"name": ks.model_fetch_secret}}]
-    volume = (
-        {"name": "models", "persistentVolumeClaim": {"claimName": ks.model_cache_pvc}}
-        if ks.model_cache_pvc
-        else {"name": "models", "emptyDir": {"sizeLimit": ks.model_cache_size}}
-    )
+    return init
 
+
+def _models_volume(ks: KubeSettings) -> dict:
+    if ks.model_cache_pvc:
+        return {"name": "models", "persistentVolumeClaim": {"claimName": ks.model_cache_pvc}}
+    return {"name": "models", "emptyDir": {"sizeLimit": ks.model_cache_size}}
+
+
+def _server_resources(spec: DeploymentSpec, ks: KubeSettings) -> dict:
     resources: dict = {"requests": {"cpu": ks.cpu_request, "memory": ks.memory_request}}
     if ks.memory_limit:
         resources["limits"] = {"memory": ks.memory_limit}
     if spec.gpu_count:
         resources.setdefault("limits", {})[GPU_RESOURCE] = str(spec.gpu_count)
+    return resources
+
+
+def _server_container(spec: DeploymentSpec, ks: KubeSettings, runtime: Mapping, ctx: Mapping) -> dict:
+    """The model server: the runtime's image and arguments, the spec's env and secrets, probes."""
     container = {
         "name": "model-server",
         "image": runtime["image"],
         "args": _fill(runtime.get("args", []), ctx),
-        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        "ports": [{"name": "http", "containerPort": ctx["port"], "protocol": "TCP"}],
         "env": [{"name": k, "value": str(v)} for k, v in spec.env]
         + [
-            {"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": k}}}
+            {"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name(spec.deployment), "key": k}}}
             for k, _ in spec.secret_env
         ],
-        "resources": resources,
+        "resources": _server_resources(spec, ks),
         "volumeMounts": [{"name": "models", "mountPath": MODEL_DIR, "readOnly": True}],
         # Startup covers a slow model load; liveness restarts a hung server; readiness gates traffic.
         "startupProbe": {
@@ -251,25 +244,104 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
     }
     if runtime.get("command"):
         container["command"] = list(runtime["command"])
+    return container
+
+
+def _pod_spec(spec: DeploymentSpec, ks: KubeSettings) -> dict:
+    runtime = ks.runtime(spec.model_format, spec.gpu_type)
+    cache_dir = _model_cache_dir(spec, ks)
+    ctx = {
+        "model_dir": cache_dir,
+        "model_name": spec.model_name,
+        "port": int(runtime["port"]),
+        "gpu_count": max(spec.gpu_count, 1),
+        "deployment": spec.deployment,
+        "team": spec.team,
+    }
     pod_spec: dict = {
-        "initContainers": [init],
-        "containers": [container],
-        "volumes": [volume],
+        "initContainers": [_fetch_container(spec, ks, cache_dir)],
+        "containers": [_server_container(spec, ks, runtime, ctx)],
+        "volumes": [_models_volume(ks)],
         "terminationGracePeriodSeconds": 60,
     }
     if spec.gpu_type:
         pod_spec["nodeSelector"] = {ks.gpu_product_label: ks.gpu_products.get(spec.gpu_type, spec.gpu_type)}
         pod_spec["tolerations"] = [dict(t) for t in ks.tolerations]
+    return pod_spec
 
+
+def _deployment(spec: DeploymentSpec, ks: KubeSettings, ns: str, labels: Mapping, selector: Mapping) -> dict:
+    extra = dict(spec.labels)
+    pod_labels = {k: v for k, v in labels.items() if k != L_REVISION} | {L_TEMPLATE: spec.template_hash}
+    annotations = {
+        "controlplane.io/model-sha256": spec.model_sha256,
+        "controlplane.io/model-uri": spec.model_path,
+    }
+    if extra.get("cost-centre"):
+        annotations["controlplane.io/cost-centre"] = extra["cost-centre"]
     deployment_spec: dict = {
         "selector": {"matchLabels": selector},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "progressDeadlineSeconds": ks.progress_deadline_s,
         "revisionHistoryLimit": 5,
-        "template": {"metadata": {"labels": pod_labels, "annotations": annotations}, "spec": pod_spec},
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": annotations},
+            "spec": _pod_spec(spec, ks),
+        },
     }
     if not _autoscaled(spec):  # otherwise the field is the HPA's, and applying it would fight it
         deployment_spec["replicas"] = spec.replicas
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(spec.deployment, ns, labels | {L_TEMPLATE: spec.template_hash}, annotations),
+        "spec": deployment_spec,
+    }
+
+
+def _hpa(spec: DeploymentSpec, ks: KubeSettings, ns: str, labels: Mapping) -> dict:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(spec.deployment, ns, labels),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.deployment},
+            "minReplicas": max(spec.min_replicas, 1),
+            "maxReplicas": spec.max_replicas,
+            "metrics": [_hpa_metric(spec, ks)],
+            "behavior": {
+                "scaleUp": {"stabilizationWindowSeconds": spec.scale_up_window_s},
+                "scaleDown": {"stabilizationWindowSeconds": spec.scale_down_window_s},
+            },
+        },
+    }
+
+
+def _ingress(spec: DeploymentSpec, ks: KubeSettings, ns: str, labels: Mapping) -> dict:
+    host = ks.host(spec.team, spec.deployment)
+    backend = {"service": {"name": spec.deployment, "port": {"name": "http"}}}
+    ingress_spec: dict = {
+        "ingressClassName": ks.ingress_class,
+        "rules": [
+            {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
+        ],
+    }
+    if ks.ingress_tls_secret:
+        ingress_spec["tls"] = [{"hosts": [host], "secretName": ks.ingress_tls_secret}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(spec.deployment, ns, labels),
+        "spec": ingress_spec,
+    }
+
+
+def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[dict]:
+    """The deployment's own objects, in apply order."""
+    _check_renderable(spec)
+    ns, name = ks.namespace(spec.team), spec.deployment
+    labels = _labels(spec, dict(spec.labels))
+    selector = {MANAGED_BY: MANAGER, L_KEY: spec.key}
     objects = []
     if spec.secret_env:  # before the Deployment, so new pods find the values they reference
         objects.append(
@@ -281,7 +353,7 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
                 "data": {k: base64.b64encode(v.encode()).decode() for k, v in spec.secret_env},
             }
         )
-    objects += [
+    objects.append(
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -291,32 +363,11 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
                 "selector": selector,
                 "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
             },
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": _meta(name, ns, labels | {L_TEMPLATE: spec.template_hash}, annotations),
-            "spec": deployment_spec,
-        },
-    ]
+        }
+    )
+    objects.append(_deployment(spec, ks, ns, labels, selector))
     if _autoscaled(spec):
-        objects.append(
-            {
-                "apiVersion": "autoscaling/v2",
-                "kind": "HorizontalPodAutoscaler",
-                "metadata": _meta(name, ns, labels),
-                "spec": {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                    "minReplicas": max(spec.min_replicas, 1),
-                    "maxReplicas": spec.max_replicas,
-                    "metrics": [_hpa_metric(spec, ks)],
-                    "behavior": {
-                        "scaleUp": {"stabilizationWindowSeconds": spec.scale_up_window_s},
-                        "scaleDown": {"stabilizationWindowSeconds": spec.scale_down_window_s},
-                    },
-                },
-            }
-        )
+        objects.append(_hpa(spec, ks, ns, labels))
     if spec.min_replicas >= 2 and spec.replicas > 0:
         objects.append(
             {
@@ -327,34 +378,7 @@ def render_deployment_manifests(spec: DeploymentSpec, ks: KubeSettings) -> list[
             }
         )
     if ks.routing == "ingress":
-        host = ks.host(spec.team, spec.deployment)
-        ingress_spec: dict = {
-            "ingressClassName": ks.ingress_class,
-            "rules": [
-                {
-                    "host": host,
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
-                            }
-                        ]
-                    },
-                }
-            ],
-        }
-        if ks.ingress_tls_secret:
-            ingress_spec["tls"] = [{"hosts": [host], "secretName": ks.ingress_tls_secret}]
-        objects.append(
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "Ingress",
-                "metadata": _meta(name, ns, labels),
-                "spec": ingress_spec,
-            }
-        )
+        objects.append(_ingress(spec, ks, ns, labels))
     return objects
 
 

@@ -88,81 +88,103 @@ class KubernetesObserver:
     def observed(self, deployment: Mapping | None, pods: list[Mapping], *, logs: bool = True) -> Observed:
         if deployment is None:
             return Observed(exists=False)
-        status = deployment.get("status") or {}
-        spec = deployment.get("spec") or {}
         meta = deployment.get("metadata") or {}
-        revision = int((meta.get("labels") or {}).get(L_REVISION, "0") or 0)
-        current_template = (meta.get("labels") or {}).get(L_TEMPLATE, "")
+        labels = meta.get("labels") or {}
+        revision = int(labels.get(L_REVISION, "0") or 0)
+        current_template = labels.get(L_TEMPLATE, "")
         replicas, events = [], []
         for pod in sorted(pods, key=lambda p: (p.get("metadata") or {}).get("name", "")):
-            pmeta = pod.get("metadata") or {}
-            pstatus = pod.get("status") or {}
-            if pstatus.get("phase") in ("Succeeded", "Failed"):
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                 continue
-            port = self.port or _container_port(pod)
-            ip = pstatus.get("podIP", "")
-            unscheduled = any(
-                c.get("type") == "PodScheduled" and c.get("status") == "False"
-                for c in pstatus.get("conditions") or []
-            )
-            template = (pmeta.get("labels") or {}).get(L_TEMPLATE, "")
-            # A pod no node has taken holds no GPU: not a replica (billing meters replicas), only a reason.
-            (replicas if not unscheduled else []).append(
-                ReplicaState(
-                    id=pmeta.get("name", ""),
-                    # Pods of the current template belong to the current revision; older ones are
-                    # being replaced (their revision is not on them: see L_TEMPLATE).
-                    revision=revision if template and template == current_template else 0,
-                    template=template,
-                    url=f"http://{ip}:{port}" if ip else "",
-                    ready=_pod_ready(pod) and bool(ip),
-                    draining=bool(pmeta.get("deletionTimestamp")),
-                    started_at=_timestamp(pstatus.get("startTime")),
-                )
-            )
-            problem = _pod_problem(pod)
-            if problem:
-                kind, message, crashed = problem
-                if (
-                    crashed and logs and not any(e.kind == kind for e in events)
-                ):  # one log read per deployment
-                    tail = self.client.read_log(
-                        pmeta.get("namespace", ""),
-                        pmeta.get("name", ""),
-                        container=crashed,
-                        previous=True,
-                        tail_lines=LOG_LINES,
-                    )
-                    if tail.strip():
-                        message += ". Last log lines:\n" + tail.rstrip()[-1500:]
-                events.append(BackendEvent(kind=kind, message=message, ongoing=True))
+            replica = self._replica(pod, revision, current_template)
+            if replica is not None:
+                replicas.append(replica)
+            event = self._pod_event(pod, logs=logs, found=events)
+            if event is not None:
+                events.append(event)
         problem = _deployment_problem(deployment)
         if problem:
             events.insert(0, BackendEvent(kind=problem[0], message=problem[1], ongoing=True))
-        # Dedupe: many pods share one reason; keep the first of each kind.
-        seen, unique = set(), []
-        for e in events:
-            if e.kind not in seen:
-                seen.add(e.kind)
-                unique.append(e)
-        want = spec.get("replicas", 1)
+        unique = _first_of_each_kind(events)  # many pods share one reason
+        want = (deployment.get("spec") or {}).get("replicas", 1)
         if want == 0 and not replicas and not meta.get("deletionTimestamp"):
             # Stopped or scaled to zero and drained: nothing runs. The objects stay (a start is one
             # apply), but like the local backend's "no process" this reads as not existing.
             return Observed(exists=False, message="Scaled to zero.", events=tuple(unique))
-        ready = status.get("readyReplicas") or 0
-        updated = status.get("updatedReplicas") or 0
-        if meta.get("deletionTimestamp"):
-            message = "Deleting: waiting for the pods to stop."
-        elif unique:
-            message = unique[0].message
-        elif want == 0:
-            message = f"Scaling to zero: {len(replicas)} replicas stopping."
-        elif ready < want or updated < want:
-            message = f"{ready} of {want} replicas ready, {updated} on the current revision {revision}."
-        else:
-            message = ""
+        message = _summary(deployment, want, revision, len(replicas), unique)
         return Observed(exists=True, replicas=tuple(replicas), message=message, events=tuple(unique))
+
+    def _replica(self, pod: Mapping, revision: int, current_template: str) -> ReplicaState | None:
+        """The pod as a replica; None while no node has taken it: it holds no GPU, so it is not a
+        replica (billing meters replicas), only a reason."""
+        pmeta = pod.get("metadata") or {}
+        pstatus = pod.get("status") or {}
+        if any(
+            c.get("type") == "PodScheduled" and c.get("status") == "False"
+            for c in pstatus.get("conditions") or []
+        ):
+            return None
+        port = self.port or _container_port(pod)
+        ip = pstatus.get("podIP", "")
+        template = (pmeta.get("labels") or {}).get(L_TEMPLATE, "")
+        return ReplicaState(
+            id=pmeta.get("name", ""),
+            # Pods of the current template belong to the current revision; older ones are
+            # being replaced (their revision is not on them: see L_TEMPLATE).
+            revision=revision if template and template == current_template else 0,
+            template=template,
+            url=f"http://{ip}:{port}" if ip else "",
+            ready=_pod_ready(pod) and bool(ip),
+            draining=bool(pmeta.get("deletionTimestamp")),
+            started_at=_timestamp(pstatus.get("startTime")),
+        )
+
+    def _pod_event(self, pod: Mapping, *, logs: bool, found: list[BackendEvent]) -> BackendEvent | None:
+        """What is wrong with the pod, if anything. A crash comes with its container's last log
+        lines, read only for the first pod with that reason (`found`: the events of the pods
+        before), so one log read per deployment."""
+        problem = _pod_problem(pod)
+        if not problem:
+            return None
+        kind, message, crashed = problem
+        if crashed and logs and not any(e.kind == kind for e in found):
+            pmeta = pod.get("metadata") or {}
+            tail = self.client.read_log(
+                pmeta.get("namespace", ""),
+                pmeta.get("name", ""),
+                container=crashed,
+                previous=True,
+                tail_lines=LOG_LINES,
+            )
+            if tail.strip():
+                message += ". Last log lines:\n" + tail.rstrip()[-1500:]
+        return BackendEvent(kind=kind, message=message, ongoing=True)
+
+
+def _first_of_each_kind(events: list[BackendEvent]) -> list[BackendEvent]:
+    seen, unique = set(), []
+    for e in events:
+        if e.kind not in seen:
+            seen.add(e.kind)
+            unique.append(e)
+    return unique
+
+
+def _summary(deployment: Mapping, want: int, revision: int, replicas: int, events: list[BackendEvent]) -> str:
+    """One line on the deployment: the first reason if there is one, else where the rollout stands."""
+    meta = deployment.get("metadata") or {}
+    status = deployment.get("status") or {}
+    ready = status.get("readyReplicas") or 0
+    updated = status.get("updatedReplicas") or 0
+    if meta.get("deletionTimestamp"):
+        return "Deleting: waiting for the pods to stop."
+    if events:
+        return events[0].message
+    if want == 0:
+        return f"Scaling to zero: {replicas} replicas stopping."
+    if ready < want or updated < want:
+        return f"{ready} of {want} replicas ready, {updated} on the current revision {revision}."
+    return ""
 
 
 def _container_port(pod: Mapping) -> int:

@@ -118,7 +118,8 @@ def test_quota_exhaustion_is_reported(cluster):
         (
             "crash_loop",
             "crash_loop",
-            "keeps crashing (exit code 1, restarted 4 times). Last log lines:\nloading weights\nCUDA out of memory",
+            "keeps crashing (exit code 1, restarted 4 times). "
+            "Last log lines:\nloading weights\nCUDA out of memory",
         ),
         ("progress_deadline", "progress_deadline_exceeded", "The rollout made no progress in time"),
     ],
