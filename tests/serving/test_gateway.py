@@ -13,7 +13,7 @@ import pytest
 
 from serving.metering import meter_key, token_meter_key
 from serving.store import ROUTES_KEY
-from tests.serving.conftest import ModelServer
+from tests.serving.conftest import SECRET, ModelServer, start_gateway
 
 X = np.arange(8, dtype=np.float32).reshape(2, 4) / 10
 
@@ -26,7 +26,13 @@ def publish(store, routes: dict) -> None:
     store.set_document(ROUTES_KEY, routes)
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05):
+# Waits below only bound how long a test may hang on a broken gateway; none is a promise about
+# speed. The bounds users rely on (revocation within 5 s, a new route within 1 s) are checked
+# without a clock in test_units.py / test_introspect_retry.py.
+PATIENCE = 60.0
+
+
+def wait_for(predicate, timeout: float = PATIENCE, interval: float = 0.05):
     """Poll until predicate() is truthy or the deadline passes; return its last value."""
     deadline = time.monotonic() + timeout
     while True:
@@ -34,6 +40,17 @@ def wait_for(predicate, timeout: float, interval: float = 0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def sees_routes(gateway, version: int) -> bool:
+    """Whether the gateway has loaded the route table at ``version`` (or a later one)."""
+    return httpx.get(gateway.url + "/readyz").json().get("routes_version", 0) >= version
+
+
+def publish_seen(store, gateway, routes: dict) -> None:
+    """Publish and wait until the gateway routes by this table."""
+    version = store.set_document(ROUTES_KEY, routes)
+    assert wait_for(lambda: sees_routes(gateway, version)), gateway.output()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +72,7 @@ def routed(store, gateway, replicas, controlplane):
     controlplane.issue("acme-readonly", team="acme", scopes=("read",), token_id=12)
     url = gateway.url + "/endpoints/acme/tiny/v2/models/tiny/infer"
     headers = {"Authorization": "Bearer acme-key"}
-    ok = wait_for(lambda: httpx.post(url, json=infer_body(), headers=headers).status_code == 200, 5)
+    ok = wait_for(lambda: httpx.post(url, json=infer_body(), headers=headers).status_code == 200)
     assert ok, gateway.output()
     return url
 
@@ -105,38 +122,61 @@ def test_expired_token_is_401(routed, controlplane):
     assert httpx.post(routed, json=infer_body(), headers=auth("old-key")).status_code == 401
 
 
-def test_revoked_token_gets_401_within_5_seconds(routed, controlplane):
+def test_revoked_token_is_refused(routed, controlplane):
+    # How soon (within 5 s) is the Introspector's cache period: test_introspect_retry.py moves its
+    # clock. Here: the running gateway does ask again and then refuses the token.
     token = controlplane.issue("short-lived", team="acme", token_id=13)
     assert httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 200
     controlplane.revoke(token)
-    revoked_at = time.monotonic()
-    status = wait_for(
-        lambda: httpx.post(routed, json=infer_body(), headers=auth(token)).status_code == 401, 5.0
+    refused = wait_for(
+        lambda: (r := httpx.post(routed, json=infer_body(), headers=auth(token))).status_code == 401 and r
     )
-    assert status, f"still accepted {time.monotonic() - revoked_at:.1f} s after revocation"
+    assert refused, "a revoked token was still accepted"
+    assert refused.json()["error"]["code"] == "invalid_token"
 
 
-def test_introspection_is_cached(routed, controlplane):
-    before = controlplane.introspections
-    for _ in range(20):
-        assert httpx.post(routed, json=infer_body(), headers=auth("acme-key")).status_code == 200
-    assert controlplane.introspections - before <= 5  # one per cache period, not one per request
+def test_introspection_is_cached(routed, controlplane, store_path, workdir):
+    # A gateway whose cache outlives the test: every request after the first is answered from it,
+    # however slowly the machine runs. The cache period itself is timed with a fake clock in
+    # test_introspect_retry.py.
+    patient = start_gateway(
+        controlplane_url=controlplane.url,
+        secret=SECRET,
+        store_path=store_path,
+        log=workdir / "gateway-long-cache.log",
+        extra_env={"GATEWAY_AUTH_CACHE_SECONDS": "3600"},
+    )
+    try:
+        url = patient.url + "/endpoints/acme/tiny/v2/models/tiny/infer"
+        token = controlplane.issue("cached-key", team="acme", token_id=14)
+        before = controlplane.introspections
+        for _ in range(20):
+            assert httpx.post(url, json=infer_body(), headers=auth(token)).status_code == 200
+        assert controlplane.introspections - before == 1  # one question, not one per request
+    finally:
+        patient.stop()
 
 
 def test_unknown_deployment_is_404(routed, gateway, store):
     response = httpx.get(gateway.url + "/endpoints/acme/nope/v2/health/ready", headers=auth("acme-key"))
     assert response.status_code == 404
     assert "'nope'" in response.json()["error"]["message"]
-    time.sleep(0.5)  # two meter flushes
+    # A request metered after the 404 lands in the store with the same flush (or a later one)
+    # as anything the 404 might have left pending; once it is there, so would a meter for 'nope'.
+    later = token_meter_key("acme", "tiny", 11)
+    before = store.counters(later).get("requests", 0)
+    assert httpx.post(routed, json=infer_body(), headers=auth("acme-key")).status_code == 200
+    assert wait_for(lambda: store.counters(later).get("requests", 0) > before), store.counters(later)
     assert not [key for key in store.keys("meter:acme/nope")], "made-up deployments must not create meters"
 
 
-def test_new_route_is_used_within_1_second(routed, gateway, store, replicas):
+def test_new_route_is_used(routed, gateway, store, replicas):
+    # "Within 1 s" is one poll of the route table: test_units.py checks the poll and its period.
     table = store.get_document(ROUTES_KEY)[1]
     table["acme/fresh"] = {"replicas": [replicas[0].url], "scaled_to_zero": False, "revision": 1}
     publish(store, table)
     url = gateway.url + "/endpoints/acme/fresh/v2/health/ready"
-    assert wait_for(lambda: httpx.get(url, headers=auth("acme-key")).status_code == 200, 1.0)
+    assert wait_for(lambda: httpx.get(url, headers=auth("acme-key")).status_code == 200)
 
 
 def test_deployment_without_ready_replica_is_503(routed, gateway, store):
@@ -145,8 +185,7 @@ def test_deployment_without_ready_replica_is_503(routed, gateway, store):
     publish(store, table)
     url = gateway.url + "/endpoints/acme/down/v2/models/tiny/infer"
     response = wait_for(
-        lambda: (r := httpx.post(url, json=infer_body(), headers=auth("acme-key"))).status_code == 503 and r,
-        2.0,
+        lambda: (r := httpx.post(url, json=infer_body(), headers=auth("acme-key"))).status_code == 503 and r
     )
     assert response, "never answered 503"
     assert response.json()["error"]["code"] == "no_ready_replica"
@@ -157,11 +196,10 @@ def test_deployment_without_ready_replica_is_503(routed, gateway, store):
 def test_scale_from_zero_wakes_and_holds_the_request(routed, gateway, store, controlplane, replicas):
     table = store.get_document(ROUTES_KEY)[1]
     table["acme/sleepy"] = {"replicas": [], "scaled_to_zero": True, "revision": 1}
-    publish(store, table)
+    publish_seen(store, gateway, table)
 
     def wake(team: str, deployment: str) -> None:
-        def later() -> None:  # the "replica" becomes ready a moment after the wake call
-            time.sleep(0.5)
+        def later() -> None:  # the "replica" comes up while the gateway holds the request
             current = store.get_document(ROUTES_KEY)[1]
             current[f"{team}/{deployment}"] = {
                 "replicas": [replicas[1].url],
@@ -176,8 +214,7 @@ def test_scale_from_zero_wakes_and_holds_the_request(routed, gateway, store, con
     wakes_before = len(controlplane.wakes)
     try:
         url = gateway.url + "/endpoints/acme/sleepy/v2/models/tiny/infer"
-        time.sleep(0.5)  # let the gateway see the scaled-to-zero route
-        response = httpx.post(url, json=infer_body(), headers=auth("acme-key"), timeout=10)
+        response = httpx.post(url, json=infer_body(), headers=auth("acme-key"), timeout=PATIENCE)
     finally:
         controlplane.on_wake = None
     assert response.status_code == 200, response.text
@@ -187,10 +224,10 @@ def test_scale_from_zero_wakes_and_holds_the_request(routed, gateway, store, con
 def test_cold_start_timeout_is_503_with_retry_after(routed, gateway, store):
     table = store.get_document(ROUTES_KEY)[1]
     table["acme/never"] = {"replicas": [], "scaled_to_zero": True, "revision": 1}
-    publish(store, table)
-    time.sleep(0.5)
+    publish_seen(store, gateway, table)
     url = gateway.url + "/endpoints/acme/never/v2/models/tiny/infer"
-    response = httpx.post(url, json=infer_body(), headers=auth("acme-key"), timeout=10)  # gateway waits 3 s
+    # The gateway holds the request for its cold-start timeout (3 s here), then gives up.
+    response = httpx.post(url, json=infer_body(), headers=auth("acme-key"), timeout=PATIENCE)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "cold_start_timeout"
     assert response.headers["retry-after"]
@@ -206,7 +243,7 @@ def test_metering_lands_in_the_store(routed, store):
         now = store.counters(token_key)
         return now if now.get("requests", 0) - token_before.get("requests", 0) >= 5 else None
 
-    after = wait_for(grew, 3.0)
+    after = wait_for(grew)
     assert after, store.counters(token_key)
     assert after["status_2xx"] - token_before.get("status_2xx", 0) >= 5
     assert after["bytes_in"] > token_before.get("bytes_in", 0)
@@ -230,9 +267,7 @@ def test_killed_replica_is_routed_around(routed, replicas, onnx_model, workdir, 
     table["acme/pair"] = {"replicas": [replicas[0].url, extra.url], "scaled_to_zero": False, "revision": 1}
     publish(store, table)
     url = gateway.url + "/endpoints/acme/pair/v2/models/tiny/infer"
-    assert wait_for(
-        lambda: httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code == 200, 2
-    )
+    assert wait_for(lambda: httpx.post(url, json=infer_body(), headers=auth("acme-key")).status_code == 200)
     extra.kill()
     try:
         statuses = [
@@ -266,8 +301,7 @@ def test_streaming_chat_through_gateway_and_token_metering(gateway, store, llama
         lambda: (
             httpx.get(gateway.url + "/endpoints/acme/chat/v1/models", headers=auth("chat-key")).status_code
             == 200
-        ),
-        2,
+        )
     )
     usage = None
     with httpx.stream("POST", url, json=body, headers=auth("chat-key"), timeout=30) as response:
@@ -279,7 +313,7 @@ def test_streaming_chat_through_gateway_and_token_metering(gateway, store, llama
         chunk = json.loads(event.removeprefix("data: "))
         usage = chunk.get("usage") or usage
     key = token_meter_key("acme", "chat", 31)
-    counters = wait_for(lambda: store.counters(key).get("tokens_out") and store.counters(key), 3.0)
+    counters = wait_for(lambda: store.counters(key).get("tokens_out") and store.counters(key))
     assert counters, store.counters(key)
     assert counters["tokens_in"] == usage["prompt_tokens"]
     assert counters["tokens_out"] == usage["completion_tokens"]
@@ -291,7 +325,7 @@ def test_client_hanging_up_mid_stream_releases_everything(gateway, store, llama_
     publish(store, table)
     controlplane.issue("chat2-key", team="acme", token_id=32)
     base = gateway.url + "/endpoints/acme/chat2"
-    assert wait_for(lambda: httpx.get(base + "/v1/models", headers=auth("chat2-key")).status_code == 200, 2)
+    assert wait_for(lambda: httpx.get(base + "/v1/models", headers=auth("chat2-key")).status_code == 200)
     body = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 200, "stream": True}
     with httpx.stream(
         "POST", base + "/v1/chat/completions", json=body, headers=auth("chat2-key"), timeout=30
@@ -299,8 +333,8 @@ def test_client_hanging_up_mid_stream_releases_everything(gateway, store, llama_
         assert response.status_code == 200
         next(response.iter_lines())  # the first event arrived; now hang up
     in_flight_zero = wait_for(
-        lambda: "gateway_requests_in_flight 0.0" in httpx.get(gateway.url + "/metrics").text, 5
+        lambda: "gateway_requests_in_flight 0.0" in httpx.get(gateway.url + "/metrics").text
     )
     assert in_flight_zero
-    idle = wait_for(lambda: "serving_queue_depth 0.0" in httpx.get(llama_server.url + "/metrics").text, 10)
+    idle = wait_for(lambda: "serving_queue_depth 0.0" in httpx.get(llama_server.url + "/metrics").text)
     assert idle, "the replica kept generating for a client that had gone"

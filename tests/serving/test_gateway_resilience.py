@@ -1,7 +1,7 @@
 """The gateway against the control plane as `make run` serves it (gunicorn, not Django's test
 server), while that web server misbehaves the way a real one does: workers recycled every few
 hundred requests and idle keep-alive connections closed after a second, then the web server
-stopped outright for ten seconds. Inference must not notice either."""
+stopped outright for longer than the gateway caches a token. Inference must not notice either."""
 
 from __future__ import annotations
 
@@ -94,13 +94,20 @@ def invoke_tokens(members, team, n: int) -> list[str]:
 
 
 async def drive(
-    port: int, path: str, tokens: list[str], *, total: int | None, seconds: float | None, clients: int
+    port: int,
+    path: str,
+    tokens: list[str],
+    *,
+    total: int | None,
+    clients: int,
+    stop: asyncio.Event | None = None,
+    statuses: Counter[int] | None = None,
 ):
     """`clients` keep-alive connections, each sending its next request when the last is answered,
-    until `total` are sent or `seconds` pass; returns (status counts, the first failures). Raw
-    HTTP/1.1 over asyncio streams: on a two-core machine a client library would spend more CPU
-    than the gateway it drives."""
-    statuses: Counter[int] = Counter()
+    until `total` are sent or `stop` is set; returns (status counts, the first failures). The counts
+    go into `statuses` as they come, for a caller watching the load. Raw HTTP/1.1 over asyncio
+    streams: on a two-core machine a client library would spend more CPU than the gateway it drives."""
+    statuses = Counter() if statuses is None else statuses
     failures: list[str] = []
     body = json.dumps(BODY).encode()
     requests = [
@@ -112,13 +119,12 @@ async def drive(
         for token in tokens
     ]
     sent = 0
-    deadline = time.monotonic() + seconds if seconds is not None else None
 
     async def one_client() -> None:
         nonlocal sent
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            while (total is None or sent < total) and (deadline is None or time.monotonic() < deadline):
+            while (total is None or sent < total) and (stop is None or not stop.is_set()):
                 sent += 1
                 writer.write(requests[sent % len(requests)])
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -156,9 +162,7 @@ def test_30000_requests_while_gunicorn_recycles_connections_and_workers(tmp_path
         extra_env={"GATEWAY_AUTH_CACHE_SECONDS": "1.0", "GATEWAY_AUTH_STALE_SECONDS": "0"},
     )
     try:
-        statuses, failures = asyncio.run(
-            drive(gateway.port, PATH, tokens, total=30_000, seconds=None, clients=16)
-        )
+        statuses, failures = asyncio.run(drive(gateway.port, PATH, tokens, total=30_000, clients=16))
     finally:
         gateway.stop()
         web.stop()
@@ -168,7 +172,17 @@ def test_30000_requests_while_gunicorn_recycles_connections_and_workers(tmp_path
     assert recycled >= 2, f"gunicorn recycled {recycled} workers: the soak did not exercise what it is for"
 
 
-def test_inference_outlives_a_ten_second_web_server_outage(tmp_path, routes, team, members):
+async def until(predicate, what: str, timeout: float = 120):
+    """Poll until predicate() is truthy; the timeout only stops a broken test from hanging."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+    return value
+
+
+def test_inference_outlives_a_web_server_outage(tmp_path, routes, team, members):
     web = WebServer(tmp_path)
     web.start()
     *tokens, fresh = invoke_tokens(members, team, 5)  # `fresh` is first used while the web server is down
@@ -179,33 +193,55 @@ def test_inference_outlives_a_ten_second_web_server_outage(tmp_path, routes, tea
         log=tmp_path / "gateway.log",
     )
 
+    def failed_introspections() -> int:
+        return gateway.output().count("serving.auth.introspect_failed")
+
+    async def ask(token: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(
+                f"{gateway.url}{PATH}", json=BODY, headers={"Authorization": f"Bearer {token}"}
+            )
+
     async def outage():
         # Warm: every token is known to the gateway before the control plane goes away.
-        warm, _ = await drive(gateway.port, PATH, tokens, total=len(tokens) * 2, seconds=None, clients=2)
+        warm, _ = await drive(gateway.port, PATH, tokens, total=len(tokens) * 2, clients=2)
         assert warm[200] == len(tokens) * 2
-        load = asyncio.create_task(drive(gateway.port, PATH, tokens, total=None, seconds=16, clients=4))
-        await asyncio.sleep(2)
-        await asyncio.to_thread(web.stop)
-        down_at = time.monotonic()
-        await asyncio.sleep(4)
-        # A token the gateway has never seen cannot be checked while the control plane is down:
-        # that is a clear 503, never a guess.
-        async with httpx.AsyncClient(timeout=30) as client:
-            unknown = await client.post(
-                f"{gateway.url}{PATH}", json=BODY, headers={"Authorization": f"Bearer {fresh}"}
+        live: Counter[int] = Counter()
+        stop = asyncio.Event()
+        load = asyncio.create_task(
+            drive(gateway.port, PATH, tokens, total=None, clients=4, stop=stop, statuses=live)
+        )
+        try:
+            await until(lambda: live[200] >= 50, "load flowing through the gateway")
+            await asyncio.to_thread(web.stop)
+            # A cached answer ran out and the gateway could not ask again: from here on, requests
+            # are served on what the control plane said before it went away.
+            await until(
+                lambda: failed_introspections() >= 1, "an introspection against the stopped web server"
             )
-        await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down_at)))
-        await asyncio.to_thread(web.start)
-        up_at = time.monotonic()
+            on_stale = live[200]
+            # A token the gateway has never seen cannot be checked while the control plane is down:
+            # that is a clear 503, never a guess.
+            unknown = await ask(fresh)
+            await until(lambda: live[200] >= on_stale + 200, "requests answered during the outage")
+            await asyncio.to_thread(web.start)
+            # Back up: the gateway asks again and lets the new token in.
+            back = await ask(fresh)
+            deadline = time.monotonic() + 120
+            while back.status_code != 200 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                back = await ask(fresh)
+        finally:
+            stop.set()
         statuses, failures = await load
-        return statuses, failures, unknown, up_at - down_at
+        return statuses, failures, unknown, back
 
     try:
-        statuses, failures, unknown, down_for = asyncio.run(outage())
+        statuses, failures, unknown, back = asyncio.run(outage())
     finally:
         gateway.stop()
         web.stop()
-    assert down_for >= 10
-    assert statuses[200] > 100 and statuses[200] == sum(statuses.values()), (statuses, failures[:5])
+    assert statuses[200] > 250 and statuses[200] == sum(statuses.values()), (statuses, failures[:5])
     assert unknown.status_code == 503
     assert unknown.json()["error"]["code"] == "auth_unavailable"
+    assert back.status_code == 200, back.text
