@@ -246,7 +246,7 @@ def test_an_existing_secret_replaces_the_charts_own(helm):
     assert refs and set(refs) == {"platform-secrets"}
 
 
-def test_given_values_and_an_ingress_render_valid_objects(helm):
+def test_given_values_and_an_ingress_render_valid_objects(helm, rendered):
     docs = _template(
         helm,
         "--set",
@@ -264,6 +264,7 @@ def test_given_values_and_an_ingress_render_valid_objects(helm):
     assert backends == {"cp.acme.test": f"{FULLNAME}-web", "models.acme.test": f"{FULLNAME}-gateway"}
     web = _env(_pod(docs, "Deployment", f"{FULLNAME}-web")["containers"][0])
     assert "cp.acme.test" in web["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert web["DJANGO_CSRF_TRUSTED_ORIGINS"] == "https://cp.acme.test"  # the console's forms behind TLS
     assert web["GATEWAY_PUBLIC_URL"] == "https://models.acme.test"
     secret = _one(docs, "Secret", f"{FULLNAME}-secrets")["stringData"]
     assert secret["GATEWAY_SHARED_SECRET"] == "s3cret" and secret["DJANGO_SECRET_KEY"] == "k3y"
@@ -271,3 +272,11 @@ def test_given_values_and_an_ingress_render_valid_objects(helm):
         secret["DATABASE_URL"] == "postgres://u:p@db:5432/cp"
         and secret["CONTROLPLANE_ADMIN_PASSWORD"] == "adm1n"
     )
+
+    def checksum(docs: list[dict]) -> str:  # pods restart when what goes into the Secret changes
+        annotations = _one(docs, "Deployment", f"{FULLNAME}-web")["spec"]["template"]["metadata"][
+            "annotations"
+        ]
+        return annotations["checksum/secret-values"]
+
+    assert checksum(docs) != checksum(rendered)

@@ -57,7 +57,10 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- end }}
 - name: DJANGO_ALLOWED_HOSTS
   value: {{ join "," $hosts | quote }}
-{{- with .Values.csrfTrustedOrigins }}
+{{- /* Behind a TLS-terminating Ingress the browser's Origin is https:// while Django sees http://. */}}
+{{- $origins := .Values.csrfTrustedOrigins -}}
+{{- if .Values.ingress.enabled }}{{ $origins = append $origins (printf "https://%s" .Values.ingress.web.host) }}{{ end -}}
+{{- with $origins | uniq }}
 - name: DJANGO_CSRF_TRUSTED_ORIGINS
   value: {{ join "," . | quote }}
 {{- end }}
@@ -123,4 +126,9 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/* Pods restart when a value that goes into the Secret changes (the Secret itself is a hook). */}}
+{{- define "controlplane.podAnnotations" -}}
+checksum/secret-values: {{ pick .Values "existingSecret" "database" "redis" "djangoSecretKey" "gatewaySharedSecret" | toJson | sha256sum }}
 {{- end -}}
