@@ -49,6 +49,14 @@ from .kubernetes import (
     target_credentials_set,
     target_test_connection,
 )
+from .reconcile_queue import (
+    reconcile_claim,
+    reconcile_enqueue,
+    reconcile_failed_transiently,
+    reconcile_finished,
+    reconcile_locked,
+    reconcile_run,
+)
 from .secret_refs import (
     secret_refs_normalize,
     secret_refs_validate,
@@ -98,7 +106,13 @@ __all__ = [
     "env_validate",
     "event_record",
     "local_gpu_inventory",
+    "reconcile_claim",
+    "reconcile_enqueue",
+    "reconcile_failed_transiently",
+    "reconcile_finished",
+    "reconcile_locked",
     "reconcile_on_commit",
+    "reconcile_run",
     "registry_policy_update",
     "secret_delete",
     "secret_refs_normalize",

@@ -12,8 +12,8 @@ is queued and one runs per deployment, however many changes, sweeps and requeues
 - Transient backend errors retry with the same backoff for a time budget
   (RECONCILE_RETRY_BUDGET_SECONDS, 15 minutes by default), not a count, before the change fails.
 
-A ticket whose task has not started OVERDUE after it was due counts as lost (a worker killed with
-the message in hand, a broker restart): the next enqueue, the sweep's included, sends a new one,
+A ticket whose task has not started 2 s after it was due counts as lost (a worker killed with the
+message in hand, a broker restart): the next enqueue, the sweep's included, sends a new one,
 and the old message, should it still arrive, finds its ticket replaced. With busy workers that
 costs at most one extra message per deployment per sweep, never a growing number. A worker that
 dies mid-reconcile releases the lock with its database connection, so nothing waits on it."""
@@ -30,10 +30,10 @@ from deployments.models import Deployment, ReconcileTicket
 
 logger = logging.getLogger(__name__)
 
-OVERDUE = timedelta(seconds=2)
-MAX_BACKOFF_SECONDS = 300.0
-LOCKED_RETRY_SECONDS = 2.0
-TRANSIENT_FIRST_RETRY_SECONDS = 2.0
+_OVERDUE = timedelta(seconds=2)
+_MAX_BACKOFF_SECONDS = 300.0
+_LOCKED_RETRY_SECONDS = 2.0
+_TRANSIENT_FIRST_RETRY_SECONDS = 2.0
 
 
 def _now():
@@ -55,7 +55,7 @@ def _send(deployment_id: int, ticket: str, countdown: float) -> None:
 
 @transaction.atomic
 def reconcile_enqueue(
-    deployment_id: int, *, countdown: float = 0.0, change: bool = False, overdue: timedelta = OVERDUE
+    deployment_id: int, *, countdown: float = 0.0, change: bool = False, overdue: timedelta = _OVERDUE
 ) -> bool:
     """Ask for a reconcile in `countdown` seconds; `change` when the desired state moved (the
     backoff and the retry budget start over). A queued ticket more than `overdue` past its time
@@ -94,7 +94,7 @@ def reconcile_claim(deployment_id: int, ticket: str | None) -> bool:
 
 def reconcile_locked(deployment_id: int) -> None:
     """The lock is held: whoever holds it is reconciling; one task looks again shortly."""
-    reconcile_enqueue(deployment_id, countdown=LOCKED_RETRY_SECONDS)
+    reconcile_enqueue(deployment_id, countdown=_LOCKED_RETRY_SECONDS)
 
 
 @transaction.atomic
@@ -110,7 +110,7 @@ def reconcile_finished(deployment_id: int, *, requeue_after: float | None, progr
     elif requeue_after is None:
         row.backoff_s, delay = 0.0, None
     elif progress == row.progress and row.backoff_s:
-        row.backoff_s = delay = min(MAX_BACKOFF_SECONDS, max(requeue_after, row.backoff_s * 2))
+        row.backoff_s = delay = min(_MAX_BACKOFF_SECONDS, max(requeue_after, row.backoff_s * 2))
     else:
         row.backoff_s = delay = requeue_after
     row.progress = progress
@@ -135,7 +135,7 @@ def reconcile_failed_transiently(deployment_id: int, error: str) -> bool:
         row.failing_since, row.backoff_s = None, 0.0
         row.save()
         return True
-    row.backoff_s = min(MAX_BACKOFF_SECONDS, max(TRANSIENT_FIRST_RETRY_SECONDS, row.backoff_s * 2))
+    row.backoff_s = min(_MAX_BACKOFF_SECONDS, max(_TRANSIENT_FIRST_RETRY_SECONDS, row.backoff_s * 2))
     row.save()
     logger.warning(
         "deployments.reconcile.transient",

@@ -48,7 +48,8 @@ def test_upload_onnx_in_the_browser_and_see_the_inspection(
     page.get_by_role("link", name="Upload a model").click()
     page.get_by_label("Name").first.fill("tiny-mlp")
     page.locator("#up-files").set_input_files(str(model))
-    expect(page.locator("#file-list")).to_contain_text("model.onnx")
+    # Generous: under the full suite's load the page's script can take a while to list the pick.
+    expect(page.locator("#file-list")).to_contain_text("model.onnx", timeout=15_000)
     page.get_by_role("button", name="Upload", exact=True).click()
 
     expect(page.locator("#model-status .badge")).to_have_text("ready", timeout=20_000)
